@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine:
+#   make book   installs what it needs into .venv and builds the static book in book/_build/html
+#   make test   installs what it needs into .venv and runs the whole test suite (CI runs this)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip -q --disable-pip-version-check
+export KERAS_BACKEND ?= torch
+
+.PHONY: book test lint sync clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 goes in first: it is the CPU build on disk. The package's own range (torch>=2.4)
+# is then already satisfied, so nothing pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e ".[test,book]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import nfp_lib, torch, keras, jupyter_book, nbmake, jupytext"
+	touch $@
+
+book: $(VENV)/.installed
+	$(BIN)/jupyter-book build book -W --keep-going
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check nfp_lib tests notebooks/*.py
+	$(BIN)/ruff format --check nfp_lib tests notebooks/*.py
+	NFP_QUICK=1 $(BIN)/python -m pytest -n 2 -q tests --nbmake notebooks
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check --fix nfp_lib tests notebooks/*.py
+	$(BIN)/ruff format nfp_lib tests notebooks/*.py
+
+sync: $(VENV)/.installed
+	$(BIN)/jupytext --sync notebooks/*.py
+
+clean:
+	rm -rf book/_build

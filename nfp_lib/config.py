@@ -1,0 +1,224 @@
+"""One configuration object for a model and its training, shared by both backends.
+
+A :class:`Config` holds a :class:`ModelConfig` (the architecture) and a :class:`TrainConfig`
+(how to fit it). The same object builds the same network in PyTorch and in Keras, so weights
+port between them. Presets name the configurations the book uses; :func:`load_config` reads a
+preset name or a JSON file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACTIVATIONS = ("tanh", "relu")
+NORMS = ("none", "batch")
+HEADS = ("conv2d", "conv3d")
+LOSSES = ("bce", "mse")
+OPTIMIZERS = ("adam", "adamw")
+
+
+def _build(kind: type, values: dict):
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{kind.__name__}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    return kind(**values)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a stacked ConvLSTM next-frame predictor.
+
+    filters / kernel_sizes: one entry per ConvLSTM layer.
+    activation: the cell's candidate and output activation (Keras' ``activation``); the gates
+        always use a sigmoid (Keras' ``recurrent_activation``).
+    norm: ``"batch"`` puts a BatchNormalization after every ConvLSTM layer but the last,
+        as in the keras-io example; ``"none"`` leaves it out.
+    patch_size: space-to-depth factor; 4 turns a 64x64x1 frame into 16x16x16 before the
+        ConvLSTM stack and back after the head.
+    head: ``"conv2d"`` is a per-frame convolution (causal: the prediction for frame t+1 only
+        sees frames up to t). ``"conv3d"`` is the keras-io example's 3x3x3 ``same`` Conv3D,
+        which also sees the next input frame, i.e. the target: kept for teaching only.
+    head_kernel_size: spatial kernel of the head.
+    """
+
+    filters: tuple[int, ...] = (64, 64, 64)
+    kernel_sizes: tuple[int, ...] = (5, 3, 1)
+    activation: str = "tanh"
+    norm: str = "batch"
+    patch_size: int = 1
+    head: str = "conv2d"
+    head_kernel_size: int = 3
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
+        if not self.filters:
+            raise ValueError("filters: expected at least one ConvLSTM layer, got none")
+        if len(self.filters) != len(self.kernel_sizes):
+            raise ValueError(
+                f"kernel_sizes: expected one per layer ({len(self.filters)}), "
+                f"got {len(self.kernel_sizes)}"
+            )
+        if any(f < 1 for f in self.filters):
+            raise ValueError(f"filters: expected positive integers, got {self.filters}")
+        if any(k < 1 or k % 2 == 0 for k in (*self.kernel_sizes, self.head_kernel_size)):
+            raise ValueError(
+                "kernel sizes: expected odd positive integers (for 'same' padding), "
+                f"got {self.kernel_sizes} and head {self.head_kernel_size}"
+            )
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("norm", self.norm, NORMS)
+        _check_choice("head", self.head, HEADS)
+        if self.patch_size < 1:
+            raise ValueError(f"patch_size: expected an integer >= 1, got {self.patch_size}")
+        if self.channels < 1:
+            raise ValueError(f"channels: expected an integer >= 1, got {self.channels}")
+
+    @property
+    def causal(self) -> bool:
+        """True when the prediction for frame t+1 depends on frames up to t only."""
+        return self.head == "conv2d"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fit a model on generated Moving MNIST.
+
+    num_train / num_val: sequences generated for training and validation.
+    fresh_data: draw new training sequences every epoch (as OpenSTL does) instead of
+        reusing one fixed set.
+    sampling_steps: scheduled sampling. During the first ``sampling_steps`` optimiser steps
+        the probability of feeding the model the true frame (instead of its own prediction)
+        falls linearly from 1 to ``sampling_end``; 0 turns scheduled sampling off.
+    """
+
+    epochs: int = 20
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    loss: str = "bce"
+    lr_patience: int = 3
+    lr_factor: float = 0.5
+    early_stopping_patience: int = 6
+    num_train: int = 2000
+    num_val: int = 200
+    num_frames: int = 20
+    fresh_data: bool = False
+    sampling_steps: int = 0
+    sampling_end: float = 0.0
+    mixed_precision: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("epochs", "batch_size", "num_train", "num_val"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
+        if self.num_frames < 2:
+            raise ValueError(f"num_frames: expected at least 2, got {self.num_frames}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
+        if not 0.0 <= self.sampling_end <= 1.0:
+            raise ValueError(f"sampling_end: expected a probability, got {self.sampling_end}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A model and how to train it."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dictionary (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Config:
+        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError."""
+        if not isinstance(data, dict) or set(data) - {"model", "train"}:
+            raise ValueError(f"config: expected keys 'model' and 'train', got {data!r:.200}")
+        return cls(
+            model=_build(ModelConfig, data.get("model", {})),
+            train=_build(TrainConfig, data.get("train", {})),
+        )
+
+    def replace(self, model: dict | None = None, train: dict | None = None) -> Config:
+        """A copy with some model and/or training fields changed."""
+        return Config(
+            model=dataclasses.replace(self.model, **(model or {})),
+            train=dataclasses.replace(self.train, **(train or {})),
+        )
+
+
+PRESETS: dict[str, Config] = {
+    # The keras-io example, faithfully: ReLU ConvLSTMs, BatchNorm, leaky Conv3D head.
+    "keras-io": Config(
+        ModelConfig(activation="relu", norm="batch", head="conv3d"),
+        TrainConfig(epochs=20, batch_size=5, num_train=900, num_val=100),
+    ),
+    # The same stack with a causal per-frame head: what the book recommends at full size.
+    "convlstm-64": Config(
+        ModelConfig(filters=(64, 64, 64), kernel_sizes=(5, 3, 1), norm="batch", head="conv2d"),
+        TrainConfig(epochs=50, batch_size=16, num_train=10000, num_val=500, fresh_data=True),
+    ),
+    # CPU-friendly: 4x4 patches make a 64x64 frame 16x16x16, so each step is far cheaper.
+    "laptop": Config(
+        ModelConfig(
+            filters=(64, 64), kernel_sizes=(5, 5), norm="none", patch_size=4, head_kernel_size=1
+        ),
+        TrainConfig(epochs=30, batch_size=16, num_train=2000, num_val=200, fresh_data=True),
+    ),
+    # OpenSTL's ConvLSTM-S: 4 layers of 128, 5x5, 4x4 patches, scheduled sampling. GPU sized.
+    "openstl-s": Config(
+        ModelConfig(
+            filters=(128, 128, 128, 128),
+            kernel_sizes=(5, 5, 5, 5),
+            norm="none",
+            patch_size=4,
+            head_kernel_size=1,
+        ),
+        TrainConfig(
+            epochs=200,
+            batch_size=16,
+            num_train=10000,
+            num_val=500,
+            fresh_data=True,
+            loss="mse",
+            sampling_steps=50000,
+        ),
+    ),
+    # The smallest honest model: seconds per epoch on a CPU, for tests and NFP_QUICK runs.
+    "tiny": Config(
+        ModelConfig(filters=(8,), kernel_sizes=(3,), norm="none", patch_size=4, head_kernel_size=1),
+        TrainConfig(epochs=2, batch_size=8, num_train=32, num_val=8, num_frames=10),
+    ),
+}
+
+
+def load_config(name_or_path: str | Path) -> Config:
+    """A preset by name (see :data:`PRESETS`) or a JSON file written by :meth:`Config.to_dict`."""
+    if str(name_or_path) in PRESETS:
+        return PRESETS[str(name_or_path)]
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ValueError(
+            f"config: expected a preset ({', '.join(PRESETS)}) or a JSON file, got {name_or_path!r}"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config: {path} is not valid JSON ({err})") from None
+    return Config.from_dict(data)

@@ -1,0 +1,60 @@
+"""Input checks shared by every public function: clear ``ValueError``s, never silent fixes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_video(
+    x: object,
+    name: str = "x",
+    channels: int | None = None,
+    min_frames: int = 1,
+) -> np.ndarray:
+    """Check that ``x`` is a batch of videos ``(N, T, H, W, C)`` of finite floats in [0, 1].
+
+    Returns ``x`` as a numpy array (no copy when it already is one). Raises a ``ValueError``
+    that says what was expected and what came.
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise ValueError(f"{name}: expected an array (N, T, H, W, C), got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.ndim != 5:
+        raise ValueError(
+            f"{name}: expected 5 dimensions (N, T, H, W, C), got {arr.ndim} with shape {arr.shape}"
+        )
+    if arr.size == 0:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(
+            f"{name}: expected floating-point values in [0, 1], got dtype {arr.dtype} "
+            "(divide uint8 frames by 255)"
+        )
+    if channels is not None and arr.shape[-1] != channels:
+        raise ValueError(
+            f"{name}: expected {channels} channel(s) in the last axis (channels-last), "
+            f"got {arr.shape[-1]} with shape {arr.shape}"
+        )
+    if arr.shape[1] < min_frames:
+        raise ValueError(f"{name}: expected at least {min_frames} frames, got {arr.shape[1]}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"{name}: expected values in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
+    return arr
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
+    """Raise a ``ValueError`` when two arrays differ in shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]}: expected equal shapes, got {a.shape} and {b.shape}"
+        )
+
+
+def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int when it is an integer >= ``minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
