@@ -94,7 +94,8 @@ class ModelConfig:
 class TrainConfig:
     """How to fit a model on generated Moving MNIST.
 
-    num_train / num_val: sequences generated for training and validation.
+    num_train / num_val: sequences generated for training and validation, ``num_frames`` frames of
+        ``image_size`` pixels square, digits from ``digits`` ("sklearn" offline or "mnist").
     fresh_data: draw new training sequences every epoch (as OpenSTL does) instead of
         reusing one fixed set.
     sampling_steps: scheduled sampling. During the first ``sampling_steps`` optimiser steps
@@ -114,6 +115,8 @@ class TrainConfig:
     num_train: int = 2000
     num_val: int = 200
     num_frames: int = 20
+    image_size: int = 64
+    digits: str = "sklearn"
     fresh_data: bool = False
     sampling_steps: int = 0
     sampling_end: float = 0.0
@@ -126,6 +129,10 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "num_train", "num_val"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
+        if self.image_size < 28:
+            raise ValueError(
+                f"image_size: expected at least 28 (the digit size), got {self.image_size}"
+            )
         if self.num_frames < 2:
             raise ValueError(f"num_frames: expected at least 2, got {self.num_frames}")
         if not self.learning_rate > 0:
