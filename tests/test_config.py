@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from nfp_lib.config import PRESETS, Config, ModelConfig, TrainConfig, load_config
+
+
+def test_round_trip_through_json(tmp_path):
+    for name, config in PRESETS.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(config.to_dict()))
+        assert load_config(path) == config
+
+
+def test_preset_by_name_and_replace():
+    laptop = load_config("laptop")
+    assert laptop.model.patch_size == 4
+    changed = laptop.replace(model={"filters": (8, 8)}, train={"epochs": 1})
+    assert changed.model.filters == (8, 8)
+    assert changed.train.epochs == 1
+    assert laptop.model.filters == (64, 64)
+
+
+def test_keras_io_preset_is_the_published_model():
+    model = PRESETS["keras-io"].model
+    assert model.filters == (64, 64, 64)
+    assert model.kernel_sizes == (5, 3, 1)
+    assert model.activation == "relu"
+    assert model.head == "conv3d"
+    assert not model.causal
+    assert PRESETS["convlstm-64"].model.causal
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": ()}, "at least one"),
+        ({"filters": (8, 8), "kernel_sizes": (3,)}, "one per layer"),
+        ({"kernel_sizes": (4, 3, 1)}, "odd"),
+        ({"activation": "gelu"}, "activation"),
+        ({"norm": "layer"}, "norm"),
+        ({"head": "dense"}, "head"),
+        ({"patch_size": 0}, "patch_size"),
+        ({"filters": (0, 8, 8)}, "positive"),
+    ],
+)
+def test_bad_model_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ModelConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"loss": "l1"}, "loss"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"epochs": 0}, "epochs"),
+        ({"num_frames": 1}, "num_frames"),
+        ({"image_size": 16}, "image_size"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"sampling_end": 1.5}, "sampling_end"),
+    ],
+)
+def test_bad_train_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_load_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="preset"):
+        load_config("no-such-preset")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_config(bad)
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"model": {"filterz": [8]}}))
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_config(unknown)
+    with pytest.raises(ValueError, match="expected keys"):
+        Config.from_dict({"optimiser": {}})
