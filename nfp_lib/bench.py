@@ -1,0 +1,198 @@
+"""Benchmarks: train-step time and peak memory, and rollout time, for the book's models.
+
+Cases (each runs in its own process so peak memory is its own):
+- ``keras-io/keras``: the keras-io example model in stock Keras (the configured backend);
+- ``keras-io/torch``: our PyTorch model with exactly that architecture;
+- ``laptop/torch``: our fast configuration (4x4 patches, two ConvLSTM layers of 64).
+Every case trains on batches of 5 sequences of 19 input frames (64x64) and rolls out 10 frames
+after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the keras-io style
+re-run (the whole growing sequence for every new frame) with the O(T) rollout that carries state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from nfp_lib.config import PRESETS, ModelConfig
+
+CASES = {
+    "keras-io/keras": ("keras", PRESETS["keras-io"].model),
+    "keras-io/torch": ("torch", PRESETS["keras-io"].model),
+    "laptop/torch": ("torch", PRESETS["laptop"].model),
+}
+BATCH, FRAMES, SIZE, CONTEXT, HORIZON = 5, 20, 64, 10, 10
+
+
+def run_benchmarks(
+    device: str = "cpu", steps: int = 2, cases: list[str] | None = None, size: int = SIZE
+) -> dict:
+    """Run the chosen cases (default: all) in subprocesses and the rollout comparison here.
+
+    Returns a JSON-ready dict: ``device``, ``batch``, ``frames``, ``size``, ``cases`` (name ->
+    ``train_step_s``, ``peak_memory_mb``, ``rollout_s``, ``rollout_method``, ``parameters``),
+    ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time).
+    """
+    names = cases or list(CASES)
+    unknown = set(names) - set(CASES)
+    if unknown:
+        raise ValueError(f"cases: expected some of {list(CASES)}, got {sorted(unknown)}")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    results = {name: _in_subprocess(name, device, steps, size) for name in names}
+    rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
+    return {
+        "device": _device_name(device),
+        "batch": BATCH,
+        "frames": FRAMES - 1,
+        "size": size,
+        "cases": results,
+        "rollout_rerun_s": rerun,
+        "rollout_ot_s": ot,
+        "rollout_speedup": rerun / ot,
+    }
+
+
+def time_rollouts(config: ModelConfig, device: str, size: int = SIZE) -> tuple[float, float]:
+    """Seconds for the re-run and for the O(T) rollout of one PyTorch model, same input."""
+    from nfp_lib import torch_backend
+
+    model = torch_backend.build_model(config).to(device).eval()
+    context = _video(CONTEXT, size)
+    torch_backend.rollout(model, context, 1, device=device)  # warm-up
+    rerun = _timed(lambda: torch_backend.rollout_rerun(model, context, HORIZON, device=device))
+    ot = _timed(lambda: torch_backend.rollout(model, context, HORIZON, device=device))
+    return rerun, ot
+
+
+def bench_case(name: str, device: str = "cpu", steps: int = 2, size: int = SIZE) -> dict:
+    """Time one case in this process: see :data:`CASES`."""
+    backend, config = CASES[name]
+    video = _video(FRAMES, size)
+    x, y = video[:, :-1], video[:, 1:]
+    if backend == "keras":
+        step, rollout, params = _keras_case(config, x, y, size)
+    else:
+        step, rollout, params = _torch_case(config, x, y, device)
+    step()  # warm-up: allocation, autotuning, compilation
+    step_s = min(_timed(step) for _ in range(steps))
+    rollout_s = _timed(rollout)
+    return {
+        "train_step_s": step_s,
+        "peak_memory_mb": _peak_memory_mb(device),
+        "rollout_s": rollout_s,
+        "rollout_method": "re-run" if config.head == "conv3d" else "O(T)",
+        "parameters": params,
+    }
+
+
+def format_table(results: dict) -> str:
+    """A plain-text table of :func:`run_benchmarks`' result."""
+    lines = [
+        f"device: {results['device']}; batch {results['batch']} x {results['frames']} frames "
+        f"of {results['size']}x{results['size']}",
+        f"{'case':<16} {'params':>9} {'train step':>11} {'peak MB':>9} {'rollout 10':>11}",
+    ]
+    for name, r in results["cases"].items():
+        lines.append(
+            f"{name:<16} {r['parameters']:>9,} {r['train_step_s'] * 1e3:>9.0f}ms "
+            f"{r['peak_memory_mb']:>9.0f} {r['rollout_s'] * 1e3:>8.0f}ms ({r['rollout_method']})"
+        )
+    lines.append(
+        f"rollout of 10 frames after 10 (convlstm-64, torch): re-run "
+        f"{results['rollout_rerun_s'] * 1e3:.0f} ms, O(T) {results['rollout_ot_s'] * 1e3:.0f} ms, "
+        f"speed-up {results['rollout_speedup']:.1f}x"
+    )
+    return "\n".join(lines)
+
+
+def _torch_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, device: str):
+    import torch
+
+    from nfp_lib import torch_backend
+
+    torch.manual_seed(0)
+    model = torch_backend.build_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters())
+    xt = torch.from_numpy(x).permute(0, 1, 4, 2, 3).contiguous().to(device)
+    yt = torch.from_numpy(y).permute(0, 1, 4, 2, 3).contiguous().to(device)
+
+    def step():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.binary_cross_entropy(model(xt), yt)
+        loss.backward()
+        optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    roll = torch_backend.rollout if config.causal else torch_backend.rollout_rerun
+
+    def rollout():
+        roll(model.eval(), x[:, :CONTEXT], HORIZON, device=device)
+
+    return step, rollout, sum(p.numel() for p in model.parameters())
+
+
+def _keras_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, size: int):
+    from nfp_lib import keras_backend
+
+    model = keras_backend.build_model(config, image_size=size)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    roll = keras_backend.rollout if config.causal else keras_backend.rollout_rerun
+
+    def step():
+        model.train_on_batch(x, y)
+
+    def rollout():
+        roll(model, x[:, :CONTEXT], HORIZON)
+
+    return step, rollout, int(model.count_params())
+
+
+def _in_subprocess(name: str, device: str, steps: int, size: int) -> dict:
+    code = (
+        "import json, sys; from nfp_lib.bench import bench_case; "
+        f"print(json.dumps(bench_case({name!r}, {device!r}, {steps}, {size})))"
+    )
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark {name} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _video(frames: int, size: int) -> np.ndarray:
+    from nfp_lib.data import generate_moving_mnist
+
+    return generate_moving_mnist(BATCH, num_frames=frames, size=size, seed=0)
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name()
+    return f"cpu ({os.cpu_count()} cores)"

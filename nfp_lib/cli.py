@@ -1,0 +1,187 @@
+"""The command line: ``python -m nfp_lib {train,evaluate,predict,pretrained,bench}``.
+
+Thin by design: parse, call the library, print. Bad input ends with a one-line message and
+exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from nfp_lib.data import DataUnavailableError
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (ValueError, DataUnavailableError) as err:
+        print(f"nfp: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _train(args: argparse.Namespace) -> int:
+    from nfp_lib.backends import backend_module
+    from nfp_lib.config import load_config
+
+    config = load_config(args.config)
+    overrides = {
+        "epochs": args.epochs,
+        "num_train": args.num_train,
+        "batch_size": args.batch_size,
+    }
+    config = config.replace(train={k: v for k, v in overrides.items() if v is not None})
+    backend = backend_module(args.backend)
+    kwargs = {"device": args.device} if args.backend == "torch" else {}
+    history = backend.fit(
+        config, args.out, resume=args.resume, progress=not args.no_progress, **kwargs
+    )
+    if history and history.get("epoch"):
+        last = {key: values[-1] for key, values in history.items()}
+        print(json.dumps({"out": str(args.out), "last_epoch": last}))
+    return 0
+
+
+def _load(checkpoint: str):
+    from nfp_lib.backends import load_model
+    from nfp_lib.pretrained import resolve_checkpoint
+
+    return load_model(resolve_checkpoint(checkpoint))
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from nfp_lib import data
+    from nfp_lib.evaluate import evaluate
+
+    model, config = _load(args.checkpoint)
+    if args.data == "generated":
+        video = data.generate_moving_mnist(
+            args.num_sequences,
+            num_frames=args.context + args.horizon,
+            size=config.train.image_size,
+            seed=args.seed,
+            digits=config.train.digits,
+        )
+    else:
+        video = data.load_moving_mnist(
+            Path(args.data), md5=None if args.no_md5 else data.MOVING_MNIST_MD5
+        )
+        video = video[: args.num_sequences, : args.context + args.horizon]
+    result = evaluate(model, video, context=args.context, horizon=args.horizon)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(_format_evaluation(result))
+    return 0
+
+
+def _format_evaluation(result: dict) -> str:
+    lines = [
+        f"{result['num_sequences']} sequences, {result['context']} seen, "
+        f"{result['horizon']} predicted",
+        "next frame (teacher forced): "
+        + ", ".join(f"{k} {v:.4f}" for k, v in result["next_frame"].items()),
+        "frame    SSIM    copy    PSNR    copy  MSE/frame     copy",
+    ]
+    roll, base = result["rollout"], result["copy_last"]
+    for i in range(result["horizon"]):
+        lines.append(
+            f"{i + 1:>5} {roll['ssim'][i]:7.4f} {base['ssim'][i]:7.4f} {roll['psnr'][i]:7.2f} "
+            f"{base['psnr'][i]:7.2f} {roll['mse_sum'][i]:10.2f} {base['mse_sum'][i]:8.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from nfp_lib import data, viz
+    from nfp_lib.evaluate import predict_future
+    from nfp_lib.validation import check_positive_int
+
+    frames = check_positive_int(args.frames, "--frames")
+    if not (args.gif or args.npy):
+        raise ValueError("predict: expected --gif and/or --npy to say where to write the frames")
+    model, config = _load(args.checkpoint)
+    clip = data.load_video(args.input)
+    predicted = predict_future(model, clip, frames)
+    if args.gif:
+        viz.save_gif(predicted[0], args.gif)
+        print(f"wrote {frames} predicted frames to {args.gif}")
+    if args.npy:
+        from nfp_lib.fileio import atomic_save
+
+        atomic_save(args.npy, lambda tmp: np.save(tmp, predicted))
+        print(f"wrote an array of shape {predicted.shape} to {args.npy}")
+    return 0
+
+
+def _pretrained(args: argparse.Namespace) -> int:
+    from nfp_lib.pretrained import list_pretrained
+
+    for name, summary in list_pretrained().items():
+        print(f"{name:<16} {summary}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from nfp_lib.bench import format_table, run_benchmarks
+
+    results = run_benchmarks(device=args.device, steps=args.steps, cases=args.cases)
+    print(json.dumps(results) if args.json else format_table(results))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nfp_lib", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    train = commands.add_parser("train", help="train a model and checkpoint it every epoch")
+    train.add_argument("--backend", choices=("torch", "keras"), default="torch")
+    train.add_argument("--config", required=True, help="a preset name or a JSON config file")
+    train.add_argument("--out", required=True, type=Path, help="run directory")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/model.*")
+    train.add_argument("--epochs", type=int, help="override the config's epochs")
+    train.add_argument("--num-train", type=int, help="override the config's num_train")
+    train.add_argument("--batch-size", type=int, help="override the config's batch_size")
+    train.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda if present)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a checkpoint: 10 seen, 10 predicted")
+    evaluate.add_argument("--checkpoint", required=True, help="a path or a shipped name")
+    evaluate.add_argument(
+        "--data", default="generated", help="'generated' or an mnist_test_seq.npy"
+    )
+    evaluate.add_argument("--no-md5", action="store_true", help="skip the published file's md5")
+    evaluate.add_argument("--seed", type=int, default=2026, help="seed of the generated test set")
+    evaluate.add_argument("--num-sequences", type=int, default=500)
+    evaluate.add_argument("--context", type=int, default=10)
+    evaluate.add_argument("--horizon", type=int, default=10)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="continue a clip (.npy or .gif)")
+    predict.add_argument("--checkpoint", required=True, help="a path or a shipped name")
+    predict.add_argument("--input", required=True, type=Path)
+    predict.add_argument("--frames", type=int, default=10, help="how many frames to predict")
+    predict.add_argument("--gif", type=Path, help="write the predicted frames as a GIF")
+    predict.add_argument("--npy", type=Path, help="write the predicted frames as .npy")
+    predict.set_defaults(run=_predict)
+
+    pretrained = commands.add_parser("pretrained", help="list the shipped checkpoints")
+    pretrained.set_defaults(run=_pretrained)
+
+    bench = commands.add_parser("bench", help="time train steps and rollouts")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda")
+    bench.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up")
+    bench.add_argument("--cases", nargs="*", help="run only these cases")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(run=_bench)
+    return parser
