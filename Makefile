@@ -16,9 +16,9 @@ $(BIN)/python:
 # torch==2.13.0 goes in first: it is the CPU build on disk. The package's own range (torch>=2.4)
 # is then already satisfied, so nothing pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PIP) install -e ".[test,book]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import nfp_lib, torch, keras, jupyter_book, nbmake, jupytext"
+	set -o pipefail; $(PIP) install "torch==2.13.0" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	set -o pipefail; $(PIP) install -e ".[test,book]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	cd / && KERAS_BACKEND=torch $(abspath $(BIN))/python -c "import nfp_lib, torch, keras, jupyter_book, nbmake, jupytext"
 	touch $@
 
 book: $(VENV)/.installed

@@ -1,0 +1,356 @@
+"""Moving MNIST: generate it offline, load the official file, split and shift sequences.
+
+Every video here is a channels-last float32 array ``(N, T, H, W, C)`` with values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from nfp_lib.fileio import atomic_path
+from nfp_lib.validation import check_positive_int, check_video
+
+MOVING_MNIST_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
+MOVING_MNIST_MD5 = "be083ec986bfe91a449d63653c411eb2"
+MOVING_MNIST_BYTES = 819_200_096  # shape (20, 10000, 64, 64) uint8, time first
+MOVING_MNIST_FILE = "mnist_test_seq.npy"
+
+DIGIT_SIZE = 28
+SPEED_RANGE = (2.0, 5.0)  # pixels per frame
+_CHUNK_FRAMES = 4096  # frames pasted per step, to keep temporaries small
+DIGIT_SOURCES = ("sklearn", "mnist")
+
+# sklearn digits: 8x8 -> bicubic 20x20 (MNIST's digit box) centred in 28x28, then the
+# contrast ramp below. It gives a mean intensity of 0.13 and ~20% ink pixels, as in MNIST.
+_BOX = 20
+_INK_LOW, _INK_HIGH = 0.3, 0.8
+
+
+class DataUnavailableError(RuntimeError):
+    """The data set is not on this machine and could not be downloaded."""
+
+
+def load_digits(source: str = "sklearn") -> np.ndarray:
+    """Handwritten digits as float32 ``(K, 28, 28)`` in [0, 1], white strokes on black.
+
+    ``"sklearn"`` (default, offline): the 1797 8x8 digits that scikit-learn ships (UCI optical
+    digits), upscaled bicubically to 20x20 and centred in 28x28 like MNIST, then
+    contrast-normalised so strokes reach 1 and the background is exactly 0. Real handwriting,
+    MNIST-like framing and ink density, and no download: the whole book runs offline with it.
+
+    ``"mnist"``: the 60,000 MNIST training digits via ``keras.datasets.mnist.load_data()``
+    (needs a network or Keras's cached copy). When that fails this raises
+    ``DataUnavailableError``; it never falls back silently.
+    """
+    if source not in DIGIT_SOURCES:
+        raise ValueError(f"source: expected one of {DIGIT_SOURCES}, got {source!r}")
+    digits = _sklearn_digits() if source == "sklearn" else _mnist_digits()
+    return digits.copy()
+
+
+@functools.cache
+def _sklearn_digits() -> np.ndarray:
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    small = sklearn_digits().images.astype(np.float32) / 16.0
+    big = np.stack(
+        [np.asarray(Image.fromarray(im).resize((_BOX, _BOX), Image.BICUBIC)) for im in small]
+    )
+    big = np.clip(big, 0.0, None)
+    big /= big.max(axis=(1, 2), keepdims=True)
+    big = np.clip((big - _INK_LOW) / (_INK_HIGH - _INK_LOW), 0.0, 1.0)
+    out = np.zeros((len(big), DIGIT_SIZE, DIGIT_SIZE), np.float32)
+    start = (DIGIT_SIZE - _BOX) // 2
+    out[:, start : start + _BOX, start : start + _BOX] = big
+    return out
+
+
+@functools.cache
+def _mnist_digits() -> np.ndarray:
+    try:
+        import keras
+
+        (images, _), _ = keras.datasets.mnist.load_data()
+    except Exception as err:  # Keras raises a bare Exception("URL fetch failure ...") offline
+        raise DataUnavailableError(
+            f"MNIST could not be downloaded ({err}); use the offline digits with "
+            'digits="sklearn" instead'
+        ) from err
+    return np.asarray(images, np.float32) / 255.0
+
+
+def _digit_array(digits: str | np.ndarray) -> np.ndarray:
+    """Resolve ``digits`` (a source name or an array) to float32 ``(K, 28, 28)`` in [0, 1]."""
+    if isinstance(digits, str):
+        return load_digits(digits)
+    if not isinstance(digits, np.ndarray):
+        raise ValueError(
+            f"digits: expected 'sklearn', 'mnist' or an array (K, 28, 28), got "
+            f"{type(digits).__name__}"
+        )
+    if digits.ndim != 3 or digits.shape[1:] != (DIGIT_SIZE, DIGIT_SIZE) or len(digits) == 0:
+        raise ValueError(f"digits: expected an array (K, 28, 28) with K >= 1, got {digits.shape}")
+    if digits.dtype == np.uint8:
+        return digits.astype(np.float32) / 255.0
+    if not np.issubdtype(digits.dtype, np.floating):
+        raise ValueError(f"digits: expected uint8 (0-255) or floats in [0, 1], got {digits.dtype}")
+    if not np.isfinite(digits).all():
+        raise ValueError("digits: expected finite values, got NaN or inf")
+    if digits.min() < 0 or digits.max() > 1:
+        raise ValueError(
+            f"digits: expected floats in [0, 1], got range [{digits.min():.4g}, {digits.max():.4g}]"
+        )
+    return digits.astype(np.float32)
+
+
+def _bounce(start: np.ndarray, velocity: np.ndarray, num_frames: int, limit: int) -> np.ndarray:
+    """Integer positions ``(..., T)`` of points moving at ``velocity`` inside [0, limit].
+
+    Reflecting the velocity at each wall is the same as folding the straight path
+    ``start + velocity * t`` with a triangle wave of period ``2 * limit``, so all frames of all
+    sequences are computed at once.
+    """
+    if limit == 0:
+        return np.zeros((*start.shape, num_frames), np.int64)
+    free = start[..., None] + velocity[..., None] * np.arange(num_frames)
+    folded = limit - np.abs(np.mod(free, 2 * limit) - limit)
+    return np.rint(folded).astype(np.int64)
+
+
+def generate_moving_mnist(
+    num_sequences: int,
+    num_frames: int = 20,
+    size: int = 64,
+    num_digits: int = 2,
+    seed: int = 0,
+    digits: str | np.ndarray = "sklearn",
+) -> np.ndarray:
+    """Draw Moving MNIST videos, float32 ``(N, T, size, size, 1)`` in [0, 1].
+
+    As in Srivastava et al. (2015): ``num_digits`` 28x28 digits start at random positions on a
+    black ``size`` x ``size`` canvas with a random direction and a speed of 2-5 pixels per frame,
+    bounce off the edges (positions rounded to whole pixels), and overlap by pixel-wise maximum.
+    All sequences are drawn at once, without a Python loop over them. ``digits`` is ``"sklearn"``
+    (offline), ``"mnist"`` or an array ``(K, 28, 28)`` (uint8 or floats in [0, 1]). The same
+    ``seed`` gives bit-identical videos.
+    """
+    n = check_positive_int(num_sequences, "num_sequences")
+    t = check_positive_int(num_frames, "num_frames")
+    size = check_positive_int(size, "size", minimum=DIGIT_SIZE)
+    d = check_positive_int(num_digits, "num_digits")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    glyphs = _digit_array(digits)
+
+    rng = np.random.default_rng(seed)
+    limit = size - DIGIT_SIZE
+    which = rng.integers(0, len(glyphs), size=(n, d))
+    start = rng.uniform(0, limit, size=(n, d, 2))
+    angle = rng.uniform(0, 2 * np.pi, size=(n, d))
+    speed = rng.uniform(*SPEED_RANGE, size=(n, d))
+    velocity = speed[..., None] * np.stack([np.sin(angle), np.cos(angle)], axis=-1)
+    pos = _bounce(start, velocity, t, limit)  # (n, d, 2, t): row then column
+
+    out = np.zeros((n, t, size, size, 1), np.float32)
+    frames = out[..., 0]
+    # Every 28x28 window of every frame, as a writable view: windows[i, j, y, x] is the patch
+    # whose top-left corner is (y, x) in frame j of sequence i.
+    s = frames.strides
+    windows = np.lib.stride_tricks.as_strided(
+        frames,
+        shape=(n, t, limit + 1, limit + 1, DIGIT_SIZE, DIGIT_SIZE),
+        strides=(s[0], s[1], s[2], s[3], s[2], s[3]),
+    )
+    chunk = max(1, _CHUNK_FRAMES // t)
+    frame_idx = np.arange(t)[None, :]
+    for lo in range(0, n, chunk):
+        ids = np.arange(lo, min(lo + chunk, n))
+        for k in range(d):
+            at = (ids[:, None], frame_idx, pos[ids, k, 0], pos[ids, k, 1])  # (chunk, T, 28, 28)
+            windows[at] = np.maximum(windows[at], glyphs[which[ids, k]][:, None])
+    return out
+
+
+def default_cache_dir() -> Path:
+    """Where downloads go: ``$NFP_CACHE`` when set, else ``~/.cache/nfp``."""
+    return Path(os.environ.get("NFP_CACHE") or Path.home() / ".cache" / "nfp")
+
+
+def file_md5(path: str | Path) -> str:
+    """The hex MD5 digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_moving_mnist(
+    path: str | Path | None = None,
+    download: bool = False,
+    cache_dir: str | Path | None = None,
+    md5: str | None = MOVING_MNIST_MD5,
+) -> np.ndarray:
+    """The official Moving MNIST test set as float32 ``(10000, 20, 64, 64, 1)`` in [0, 1].
+
+    Reads ``path`` when given, else ``mnist_test_seq.npy`` in ``cache_dir`` (default
+    ``$NFP_CACHE`` or ``~/.cache/nfp``). A missing file is downloaded from
+    ``MOVING_MNIST_URL`` only when ``download=True`` (800 MB; written atomically, so a failed
+    download leaves nothing behind). The file's MD5 must equal ``md5``; pass ``md5=None`` to
+    skip the check (e.g. for your own smaller files of the same time-first uint8 format).
+    Offline, use ``generate_moving_mnist`` instead.
+    """
+    if path is None:
+        path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        path = path / MOVING_MNIST_FILE
+        if not path.exists():
+            if not download:
+                raise DataUnavailableError(
+                    f"Moving MNIST is not in {path}: pass download=True to fetch it from "
+                    f"{MOVING_MNIST_URL} (800 MB), or generate sequences offline with "
+                    "generate_moving_mnist()"
+                )
+            _download(path, md5)
+            md5 = None  # just verified
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Moving MNIST file not found: {path}")
+    if md5 is not None:
+        got = file_md5(path)
+        if got != md5:
+            raise ValueError(
+                f"{path}: expected MD5 {md5}, got {got} (truncated or corrupted file? delete it "
+                "and download again, or pass md5=None for your own file)"
+            )
+    try:
+        raw = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err})") from err
+    if raw.dtype != np.uint8 or raw.ndim != 4:
+        raise ValueError(
+            f"{path}: expected uint8 frames (T, N, H, W), time first, got dtype {raw.dtype} "
+            f"and shape {raw.shape}"
+        )
+    num_frames, num_seq, height, width = raw.shape
+    out = np.empty((num_seq, num_frames, height, width, 1), np.float32)
+    np.divide(np.swapaxes(raw, 0, 1), np.float32(255.0), out=out[..., 0])
+    return out
+
+
+def _download(path: Path, md5: str | None) -> None:
+    """Fetch ``MOVING_MNIST_URL`` to ``path`` atomically, checking its MD5 when given."""
+    try:
+        with atomic_path(path) as tmp, urllib.request.urlopen(MOVING_MNIST_URL, timeout=60) as r:
+            digest = hashlib.md5()
+            with open(tmp, "wb") as f:
+                for block in iter(lambda: r.read(1 << 20), b""):
+                    digest.update(block)
+                    f.write(block)
+            if md5 is not None and digest.hexdigest() != md5:
+                raise ValueError(
+                    f"{MOVING_MNIST_URL}: expected MD5 {md5}, got {digest.hexdigest()} "
+                    "(interrupted download?); nothing was saved"
+                )
+    except OSError as err:  # urllib.error.URLError, timeouts, HTTP errors, a full disk
+        raise DataUnavailableError(
+            f"could not download Moving MNIST from {MOVING_MNIST_URL} ({err}); nothing was "
+            "saved. Generate sequences offline with generate_moving_mnist() instead"
+        ) from err
+
+
+def load_video(path: str | Path) -> np.ndarray:
+    """One clip from a ``.npy`` or ``.gif`` file as float32 ``(1, T, H, W, 1)`` in [0, 1].
+
+    ``.npy``: shape ``(T, H, W)``, ``(T, H, W, 1)`` or ``(1, T, H, W, 1)``, uint8 (0-255) or
+    floats in [0, 1]. ``.gif``: every frame, converted to grayscale.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        clip = np.load(path, allow_pickle=False)
+    elif suffix == ".gif":
+        import imageio.v3 as iio
+
+        clip = np.asarray(iio.imread(path, index=None))
+        if clip.ndim == 4:  # (T, H, W, RGB[A]) -> luminance
+            clip = clip[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+            clip = np.clip(np.rint(clip), 0, 255).astype(np.uint8)
+    else:
+        raise ValueError(f"{path}: expected a .npy or .gif file, got suffix {suffix!r}")
+    if clip.ndim == 3:
+        clip = clip[..., None]
+    if clip.ndim == 4:
+        clip = clip[None]
+    if clip.ndim != 5 or clip.shape[0] != 1 or clip.shape[-1] != 1:
+        raise ValueError(
+            f"{path}: expected one grayscale clip (T, H, W), (T, H, W, 1) or (1, T, H, W, 1), "
+            f"got shape {clip.shape}"
+        )
+    if clip.dtype == np.uint8:
+        clip = clip.astype(np.float32) / 255.0
+    clip = check_video(clip, str(path), channels=1)
+    return clip.astype(np.float32, copy=False)
+
+
+def split_sequences(
+    data: np.ndarray, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle sequences with ``seed`` and cut them into disjoint train, validation, test sets."""
+    data = check_video(data, "data")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or not np.isfinite(fr).all() or (fr <= 0).any():
+        raise ValueError(f"fractions: expected three positive numbers, got {fractions!r}")
+    if abs(fr.sum() - 1.0) > 1e-6:
+        raise ValueError(f"fractions: expected a sum of 1, got {fr.sum():.6g}")
+    n = len(data)
+    bounds = np.rint(np.cumsum(fr) * n).astype(int)
+    bounds[-1] = n
+    sizes = np.diff(bounds, prepend=0)
+    if (sizes < 1).any():
+        raise ValueError(
+            f"fractions {tuple(fractions)} of {n} sequences give parts of sizes {tuple(sizes)}: "
+            "expected at least one sequence in each"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    train, val, test = np.split(order, bounds[:2])
+    return data[train], data[val], data[test]
+
+
+def shift_frames(video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-frame targets: ``x`` is frames 0..T-2, ``y`` is frames 1..T-1."""
+    video = check_video(video, "video", min_frames=2)
+    return video[:, :-1], video[:, 1:]
+
+
+def split_context(
+    video: np.ndarray, context: int = 10, horizon: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``context`` frames (seen) and the next ``horizon`` frames (to predict).
+
+    ``horizon=None`` takes every remaining frame.
+    """
+    video = check_video(video, "video")
+    context = check_positive_int(context, "context")
+    total = video.shape[1]
+    if context >= total:
+        raise ValueError(
+            f"context: expected fewer than the {total} frames of the sequence so that some "
+            f"remain to predict, got {context}"
+        )
+    if horizon is None:
+        horizon = total - context
+    horizon = check_positive_int(horizon, "horizon")
+    if context + horizon > total:
+        raise ValueError(
+            f"horizon: the sequence has {total} frames, so after {context} seen frames at most "
+            f"{total - context} remain to predict, got horizon {horizon}"
+        )
+    return video[:, :context], video[:, context : context + horizon]

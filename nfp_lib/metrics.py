@@ -1,0 +1,158 @@
+"""Per-frame video prediction metrics: MSE, MAE, PSNR, SSIM and the literature's summed MSE.
+
+Each takes ``y_true`` and ``y_pred`` of the same shape ``(N, T, H, W, C)`` with values in [0, 1]
+and returns a float64 array ``(T,)``: the metric of every image at frame index ``t``, averaged
+over the ``N`` sequences (and the channels). ``result[k]`` is the score ``k + 1`` frames into the
+prediction when ``y_true`` holds the future frames. Only numpy is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nfp_lib.validation import check_same_shape, check_video
+
+PSNR_CAP = 100.0  # dB, the PSNR of a perfect prediction (where 10*log10(1/0) would be inf)
+
+SSIM_WINDOW = 11  # skimage's default with gaussian_weights=True: 2 * int(3.5 * sigma + 0.5) + 1
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+_CHUNK_VALUES = 1 << 22  # images are processed in batches of about this many pixel values
+
+
+def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
+    y_true = check_video(y_true, "y_true")
+    y_pred = check_video(y_pred, "y_pred")
+    check_same_shape(y_true, y_pred, ("y_true", "y_pred"))
+    return y_true, y_pred
+
+
+def _per_frame(
+    y_true: np.ndarray, y_pred: np.ndarray, per_image: Callable[[np.ndarray, np.ndarray], object]
+) -> np.ndarray:
+    """Apply ``per_image`` to float64 chunks of sequences; return the mean over sequences."""
+    n, t = y_true.shape[:2]
+    chunk = max(1, _CHUNK_VALUES // (y_true[0].size))
+    values = np.empty((n, t), np.float64)
+    for lo in range(0, n, chunk):
+        a = y_true[lo : lo + chunk].astype(np.float64)
+        b = y_pred[lo : lo + chunk].astype(np.float64)
+        values[lo : lo + chunk] = per_image(a, b)
+    return values.mean(axis=0)
+
+
+def _mse_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.mean((a - b) ** 2, axis=(2, 3, 4))
+
+
+def _mae_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.mean(np.abs(a - b), axis=(2, 3, 4))
+
+
+def _mse_sum_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum((a - b) ** 2, axis=(2, 3, 4))
+
+
+def mse(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Mean squared error per frame ``(T,)``: mean over pixels and channels, then sequences."""
+    return _per_frame(*_check_pair(y_true, y_pred), _mse_images)
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Mean absolute error per frame ``(T,)``."""
+    return _per_frame(*_check_pair(y_true, y_pred), _mae_images)
+
+
+def mse_sum(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Summed squared error per frame ``(T,)``: sum over the H*W*C pixels, mean over sequences.
+
+    This is the "MSE" of the video prediction literature (PredRNN, OpenSTL's Moving MNIST
+    tables): they report the mean over frames of this per-frame sum, i.e. ``mse_sum(...).mean()``.
+    It equals ``mse`` times H*W*C.
+    """
+    return _per_frame(*_check_pair(y_true, y_pred), _mse_sum_images)
+
+
+def _psnr_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    err = np.mean((a - b) ** 2, axis=(2, 3, 4))
+    with np.errstate(divide="ignore"):
+        return np.minimum(10.0 * np.log10(1.0 / err), PSNR_CAP)
+
+
+def psnr(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB per frame ``(T,)``, data range 1.
+
+    Per image ``10 * log10(1 / mse)``, capped at ``PSNR_CAP`` (100 dB) so that identical
+    images give a finite score, then averaged over sequences.
+    """
+    return _per_frame(*_check_pair(y_true, y_pred), _psnr_images)
+
+
+def _gaussian_window() -> np.ndarray:
+    radius = (SSIM_WINDOW - 1) // 2
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
+    return w / w.sum()
+
+
+def _valid_filter(x: np.ndarray) -> np.ndarray:
+    """Gaussian-weighted local means over axes 2 and 3 (H, W), only where the window fits."""
+    w = _gaussian_window()
+    h_out = x.shape[2] - SSIM_WINDOW + 1
+    x = sum(w[k] * x[:, :, k : k + h_out] for k in range(SSIM_WINDOW))
+    w_out = x.shape[3] - SSIM_WINDOW + 1
+    return sum(w[k] * x[:, :, :, k : k + w_out] for k in range(SSIM_WINDOW))
+
+
+def _ssim_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    c1, c2 = SSIM_K1**2, SSIM_K2**2  # data range 1
+    mu_a, mu_b = _valid_filter(a), _valid_filter(b)
+    var_a = _valid_filter(a * a) - mu_a**2
+    var_b = _valid_filter(b * b) - mu_b**2
+    cov = _valid_filter(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    )
+    return s.mean(axis=(2, 3, 4))
+
+
+def ssim(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Structural similarity per frame ``(T,)``, in [-1, 1] (1: identical).
+
+    The standard SSIM of Wang et al. (2004): an 11x11 Gaussian window (sigma 1.5, truncated at
+    radius 5), K1 = 0.01, K2 = 0.03, data range 1, population covariances, averaged over the
+    pixels whose window lies inside the image and over channels. It matches
+    ``skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=1)``, which filters with reflected borders and then
+    crops 5 pixels per side before averaging, so the border handling never enters. Frames must be
+    at least 11x11 pixels.
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    _check_ssim_size(y_true)
+    return _per_frame(y_true, y_pred, _ssim_images)
+
+
+def _check_ssim_size(video: np.ndarray) -> None:
+    h, w = video.shape[2:4]
+    if min(h, w) < SSIM_WINDOW:
+        raise ValueError(
+            f"ssim: expected frames of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels (the window), "
+            f"got {h}x{w}"
+        )
+
+
+def frame_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
+    """All metrics per frame ``(T,)``: keys ``mse``, ``mae``, ``psnr``, ``ssim``, ``mse_sum``."""
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    _check_ssim_size(y_true)
+    per_image = {
+        "mse": _mse_images,
+        "mae": _mae_images,
+        "psnr": _psnr_images,
+        "ssim": _ssim_images,
+        "mse_sum": _mse_sum_images,
+    }
+    return {name: _per_frame(y_true, y_pred, fn) for name, fn in per_image.items()}

@@ -1,0 +1,324 @@
+"""Pictures of videos: frame grids, truth-vs-prediction plots, metric and training curves, GIFs and
+an interactive frame viewer.
+
+Plots return a ``matplotlib.figure.Figure`` that is not registered with pyplot: it shows once when
+it is a notebook cell's value (or through ``IPython.display.display(fig)``), is saved with
+``fig.savefig(path)``, and needs no closing. matplotlib, imageio, ipywidgets and IPython are
+imported only when a function needs them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nfp_lib.fileio import atomic_write_bytes
+from nfp_lib.validation import check_positive_int, check_same_shape, check_video
+
+if TYPE_CHECKING:
+    from IPython.display import Image
+    from ipywidgets import VBox
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "mse": False, "mae": False, "mse_sum": False}
+_PANEL = 1.3  # inches per frame in the grids
+_ROW = 1.55  # inches per row of frames, titles included
+
+
+def _clip(video: object, name: str) -> np.ndarray:
+    """One sequence ``(T, H, W, C)`` (or ``(1, T, H, W, C)``) with 1 or 3 channels, checked."""
+    if not hasattr(video, "shape") or not hasattr(video, "dtype"):
+        raise ValueError(f"{name}: expected an array (T, H, W, C), got {type(video).__name__}")
+    arr = np.asarray(video)
+    if arr.ndim == 5 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 4:
+        raise ValueError(
+            f"{name}: expected one sequence (T, H, W, C) or (1, T, H, W, C), got shape {arr.shape}"
+        )
+    arr = check_video(arr[None], name)[0]
+    if arr.shape[-1] not in (1, 3):
+        raise ValueError(f"{name}: expected 1 or 3 channels (channels-last), got {arr.shape[-1]}")
+    return arr
+
+
+def _show(ax: Axes, frame: np.ndarray, cmap: str = "gray") -> None:
+    """Draw one (H, W, C) frame in [0, 1] without ticks."""
+    image = frame[..., 0] if frame.shape[-1] == 1 else frame
+    ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _pick(total: int, count: int) -> np.ndarray:
+    """Up to ``count`` evenly spaced indices of ``range(total)``, first and last included."""
+    return np.unique(np.linspace(0, total - 1, min(total, count)).round().astype(int))
+
+
+def plot_sequence(video: np.ndarray, title: str | None = None, max_frames: int = 20) -> Figure:
+    """One sequence ``(T, H, W, C)`` as a grid of frames (10 per row) labelled 1..T.
+
+    Longer sequences show ``max_frames`` evenly spaced frames, the first and last included.
+    """
+    from matplotlib.figure import Figure
+
+    clip = _clip(video, "video")
+    frames = _pick(len(clip), check_positive_int(max_frames, "max_frames"))
+    cols = min(len(frames), 10)
+    rows = math.ceil(len(frames) / cols)
+    fig = Figure(figsize=(_PANEL * cols, _ROW * rows + (0.4 if title else 0.0)), layout="tight")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, t in zip(axes, frames, strict=False):
+        _show(ax, clip[t])
+        ax.set_title(f"frame {t + 1}", fontsize=9)
+    for ax in axes[len(frames) :]:
+        ax.remove()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_comparison(
+    truth: np.ndarray,
+    pred: np.ndarray,
+    context: np.ndarray | None = None,
+    max_frames: int = 10,
+    title: str | None = None,
+    error: bool = True,
+) -> Figure:
+    """Rows "truth", "prediction" and "|error|" over time for one sequence ``(T, H, W, C)``.
+
+    ``context`` (``(Tc, H, W, C)``, the frames the model saw) adds a first row "seen" with its
+    last ``max_frames`` frames, and the predicted frames are numbered from Tc + 1.
+    """
+    from matplotlib.figure import Figure
+
+    truth, pred = _clip(truth, "truth"), _clip(pred, "pred")
+    check_same_shape(truth, pred, ("truth", "pred"))
+    max_frames = check_positive_int(max_frames, "max_frames")
+    rows = [("truth", truth), ("prediction", pred)]
+    if error:
+        rows.append(("|error|", np.abs(truth - pred)))
+    first = 0
+    if context is not None:
+        context = _clip(context, "context")
+        if context.shape[1:] != truth.shape[1:]:
+            raise ValueError(
+                f"context: expected frames of shape {truth.shape[1:]} like truth, got "
+                f"{context.shape[1:]}"
+            )
+        first = len(context)
+    frames = _pick(len(truth), max_frames)
+    seen = np.arange(max(0, first - max_frames), first)
+    cols = max(len(frames), len(seen))
+    grid = ([("seen", context, seen, 0)] if context is not None else []) + [
+        (label, data, frames, first) for label, data in rows
+    ]
+    fig = Figure(
+        figsize=(_PANEL * cols, _ROW * len(grid) + (0.4 if title else 0.0)), layout="tight"
+    )
+    axes = fig.subplots(len(grid), cols, squeeze=False)
+    for row, (label, data, indices, offset) in zip(axes, grid, strict=True):
+        for ax, t in zip(row, indices, strict=False):
+            _show(ax, data[t], cmap="magma" if label == "|error|" else "gray")
+            ax.set_title(f"frame {offset + t + 1}", fontsize=9)
+        row[0].set_ylabel(label)
+        for ax in row[len(indices) :]:
+            ax.remove()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _curve(values: object, name: str) -> np.ndarray:
+    """A non-empty 1-D float array (NaN allowed: a diverged epoch leaves a gap)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if isinstance(values, str) or arr is None or arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D sequence of numbers, got {values!r}")
+    return arr
+
+
+def plot_metric_curves(
+    curves: Mapping[str, np.ndarray | Sequence[float]], metric: str, title: str | None = None
+) -> Figure:
+    """Curves of ``metric`` against the prediction horizon 1..T, one line per model.
+
+    ``curves`` maps a label (``"ConvLSTM"``, ``"copy last frame"``) to the per-frame scores.
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(f"curves: expected a non-empty dict label -> scores, got {curves!r}")
+    fig = Figure(figsize=(6, 3.5), layout="tight")
+    ax = fig.subplots()
+    for label, values in curves.items():
+        y = _curve(values, f"curves[{label!r}]")
+        ax.plot(np.arange(1, len(y) + 1), y, marker="o", markersize=3, label=str(label))
+    better = HIGHER_IS_BETTER.get(metric.lower())
+    hint = "" if better is None else (" (higher is better)" if better else " (lower is better)")
+    ax.set_xlabel("frames ahead")
+    ax.set_ylabel(metric + hint)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or f"{metric} per predicted frame")
+    return fig
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None
+) -> Figure:
+    """Training curves from a history dict of per-epoch lists.
+
+    Each metric gets a panel shared by its training and ``val_`` values (``loss`` with
+    ``val_loss`` first); a learning rate (``learning_rate`` or ``lr``) goes on a log scale.
+    ``keys`` picks the entries to draw (default: all but ``epoch``).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    if not isinstance(history, Mapping) or not history:
+        raise ValueError(f"history: expected a non-empty dict of lists, got {history!r}")
+    keys = [k for k in history if k != "epoch"] if keys is None else list(keys)
+    missing = [k for k in keys if k not in history]
+    if missing or not keys:
+        raise ValueError(f"keys: expected some of {sorted(history)}, got {keys}")
+    series = {k: _curve(history[k], f"history[{k!r}]") for k in keys}
+    lengths = {len(v) for v in series.values()}
+    x = _curve(history["epoch"], "history['epoch']") if "epoch" in history else None
+    if x is not None:
+        lengths.add(len(x))
+    if len(lengths) != 1:
+        raise ValueError(f"history: expected lists of equal length, got lengths {sorted(lengths)}")
+    if x is None:
+        x = np.arange(1, lengths.pop() + 1)
+    groups: dict[str, list[str]] = {}
+    for k in keys:
+        groups.setdefault(k.removeprefix("val_"), []).append(k)
+    order = sorted(groups, key=lambda g: (g != "loss", g in ("learning_rate", "lr")))
+    fig = Figure(figsize=(4 * len(order), 3.2), layout="tight")
+    axes = fig.subplots(1, len(order), squeeze=False)[0]
+    for ax, group in zip(axes, order, strict=True):
+        for k in groups[group]:
+            ax.plot(x, series[k], marker="o", markersize=3, label=k)
+        if group in ("learning_rate", "lr"):
+            ax.set_yscale("log")
+        ax.set_title(group)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return fig
+
+
+def _gif_frames(frames: object, name: str) -> np.ndarray:
+    """``(T, H, W)`` or ``(T, H, W, C)`` floats in [0, 1] -> checked ``(T, H, W, C)``."""
+    if getattr(frames, "ndim", None) == 3:
+        frames = np.asarray(frames)[..., None]
+    return _clip(frames, name)
+
+
+def _to_uint8(frames: np.ndarray, scale: int) -> np.ndarray:
+    """Floats (T, H, W, C) -> uint8 upscaled by ``scale``; grayscale loses its channel axis."""
+    out = np.rint(frames * 255.0).astype(np.uint8)
+    out = out.repeat(scale, axis=1).repeat(scale, axis=2)
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def to_gif(frames: np.ndarray, fps: float = 5, scale: int = 2) -> bytes:
+    """Encode frames ``(T, H, W[, C])`` in [0, 1] as a looping GIF, upscaled ``scale`` times.
+
+    Pillow merges identical consecutive frames into one longer frame, so a video that stands
+    still decodes to fewer frames (it plays the same).
+    """
+    import imageio.v3 as iio
+
+    clip = _gif_frames(frames, "frames")
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps <= 100:
+        raise ValueError(f"fps: expected a number in (0, 100], got {fps!r}")
+    scale = check_positive_int(scale, "scale")
+    pixels = _to_uint8(clip, scale)
+    return iio.imwrite("<bytes>", pixels, extension=".gif", duration=1000.0 / fps, loop=0)
+
+
+def save_gif(frames: np.ndarray, path: str | Path, **kwargs: object) -> Path:
+    """Write ``to_gif(frames, **kwargs)`` to ``path`` atomically and return the path."""
+    return atomic_write_bytes(path, to_gif(frames, **kwargs))
+
+
+def comparison_gif(
+    truth: np.ndarray, pred: np.ndarray, fps: float = 5, scale: int = 2, error: bool = True
+) -> bytes:
+    """A GIF of truth | prediction | |error| side by side, frames ``(T, H, W, C)``.
+
+    Panels are separated by a thin mid-gray bar.
+    """
+    truth, pred = _gif_frames(truth, "truth"), _gif_frames(pred, "pred")
+    check_same_shape(truth, pred, ("truth", "pred"))
+    panels = [truth, pred] + ([np.abs(truth - pred)] if error else [])
+    t, h, _, c = truth.shape
+    bar = np.full((t, h, 1, c), 0.5, truth.dtype)
+    joined = [panels[0]]
+    for panel in panels[1:]:
+        joined += [bar, panel]
+    return to_gif(np.concatenate(joined, axis=2), fps=fps, scale=scale)
+
+
+def show_gif(gif_bytes: bytes) -> Image:
+    """Wrap GIF bytes for display in a notebook (also in a static Jupyter Book page)."""
+    from IPython.display import Image
+
+    if not isinstance(gif_bytes, bytes) or not gif_bytes.startswith(b"GIF8"):
+        raise ValueError(f"gif_bytes: expected the bytes of a GIF file, got {gif_bytes!r:.40}")
+    return Image(data=gif_bytes, format="gif")
+
+
+def _png(frame: np.ndarray, scale: int) -> bytes:
+    import imageio.v3 as iio
+
+    return iio.imwrite("<bytes>", _to_uint8(frame[None], scale)[0], extension=".png")
+
+
+def frame_viewer(truth: np.ndarray, pred: np.ndarray | None = None, scale: int = 4) -> VBox:
+    """An ipywidgets viewer for a batch ``(N, T, H, W, C)``: pick a sequence and a frame.
+
+    Returns a ``VBox``: ``children[0]`` holds the sliders ``sequence`` (0..N-1) and ``frame``
+    (1..T); ``children[1]`` holds one column per image (truth, and with ``pred`` the prediction
+    and |error|), each a label over a PNG ``Image`` widget upscaled ``scale`` times.
+    """
+    import ipywidgets as widgets
+
+    truth = check_video(truth, "truth")
+    if truth.shape[-1] not in (1, 3):
+        raise ValueError(f"truth: expected 1 or 3 channels (channels-last), got {truth.shape[-1]}")
+    panels = {"truth": truth}
+    if pred is not None:
+        pred = check_video(pred, "pred")
+        check_same_shape(truth, pred, ("truth", "pred"))
+        panels["prediction"] = pred
+        panels["|error|"] = None  # computed per frame
+    scale = check_positive_int(scale, "scale")
+    n, t = truth.shape[:2]
+    sequence = widgets.IntSlider(value=0, min=0, max=n - 1, description="sequence")
+    frame = widgets.IntSlider(value=1, min=1, max=t, description="frame")
+    images = {name: widgets.Image(format="png") for name in panels}
+
+    def update(_: object = None) -> None:
+        i, k = sequence.value, frame.value - 1
+        for name, data in panels.items():
+            image = np.abs(truth[i, k] - pred[i, k]) if data is None else data[i, k]
+            images[name].value = _png(image, scale)
+
+    sequence.observe(update, names="value")
+    frame.observe(update, names="value")
+    update()
+    columns = [widgets.VBox([widgets.Label(name), images[name]]) for name in panels]
+    return widgets.VBox([widgets.HBox([sequence, frame]), widgets.HBox(columns)])

@@ -1,0 +1,94 @@
+"""The book builds offline with warnings as errors, every page in the table of contents becomes
+an HTML page, and the data chapter shows its figures and animations."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+DATA_CHAPTER = "notebooks/01_moving_mnist"
+IGNORE = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__")
+
+
+def _toc_files(entry) -> list[str]:
+    """Every `file:` (and the `root:`) in a jb-book table of contents."""
+    if isinstance(entry, list):
+        return [name for item in entry for name in _toc_files(item)]
+    if not isinstance(entry, dict):
+        return []
+    names = [entry[key] for key in ("root", "file") if key in entry]
+    for key in ("parts", "chapters", "sections"):
+        names += _toc_files(entry.get(key, []))
+    return names
+
+
+def test_toc_lists_the_data_chapter():
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    assert toc["format"] == "jb-book"
+    assert _toc_files(toc)[0] == "intro"
+    assert DATA_CHAPTER in _toc_files(toc)
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    """Build a copy of the book (so book/_build and its execution cache stay untouched)."""
+    copy = tmp_path_factory.mktemp("repo")
+    shutil.copytree(ROOT / "book", copy / "book", symlinks=True, ignore=IGNORE)
+    shutil.copytree(ROOT / "notebooks", copy / "notebooks", symlinks=True, ignore=IGNORE)
+    shutil.copy2(ROOT / "_config.yml", copy / "_config.yml")
+    assert (copy / "book" / "_config.yml").is_symlink()
+    assert (copy / "book" / "notebooks").is_symlink()
+    # This checkout's nfp_lib comes first, whether or not the package is installed.
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "NFP_QUICK": "1", "KERAS_BACKEND": "torch", "PYTHONPATH": path}
+    result = subprocess.run(
+        [str(JUPYTER_BOOK), "build", "book", "-W", "--keep-going"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return copy / "book"
+
+
+@pytest.mark.slow
+def test_every_toc_page_is_built(built_book):
+    toc = yaml.safe_load((built_book / "_toc.yml").read_text())
+    html = built_book / "_build" / "html"
+    missing = [name for name in _toc_files(toc) if not (html / f"{name}.html").is_file()]
+    assert missing == []
+
+
+@pytest.mark.slow
+def test_data_chapter_shows_a_gif_and_png_figures(built_book):
+    html = built_book / "_build" / "html"
+    page = (html / f"{DATA_CHAPTER}.html").read_text()
+    sources = re.findall(r"<img[^>]*\ssrc=\"([^\"]+)\"", page)
+    gifs = [s for s in sources if s.startswith("data:image/gif") or s.endswith(".gif")]
+    pngs = [s for s in sources if s.startswith("data:image/png") or s.endswith(".png")]
+    assert gifs, "expected at least one GIF animation"
+    assert [s for s in pngs if "_images/" in s or s.startswith("data:")], "expected PNG figures"
+    for src in gifs + pngs:
+        if not src.startswith("data:"):
+            assert (html / DATA_CHAPTER).parent.joinpath(src).resolve().is_file(), src
+
+
+@pytest.mark.slow
+def test_colab_links_open_the_notebook_itself(built_book):
+    """Both the launch button and the badge must open notebooks/NAME.ipynb on GitHub: a path
+    through the book/notebooks symlink would not resolve there."""
+    page = (built_book / "_build" / "html" / f"{DATA_CHAPTER}.html").read_text()
+    links = set(re.findall(r"https://colab\.research\.google\.com/github/[^\"\s<)]+", page))
+    expected = (
+        f"https://colab.research.google.com/github/nfp-book/nfp/blob/main/{DATA_CHAPTER}.ipynb"
+    )
+    assert links == {expected}

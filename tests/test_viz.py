@@ -1,0 +1,232 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from nfp_lib import viz
+
+
+def _clip(t=6, h=12, w=10, c=1, seed=0):
+    return np.random.default_rng(seed).random((t, h, w, c), dtype=np.float32)
+
+
+def _images(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_plot_sequence_draws_every_frame_with_its_number():
+    clip = _clip(t=12)
+    fig = viz.plot_sequence(clip, title="digits")
+    assert isinstance(fig, Figure)
+    axes = _images(fig)
+    assert len(fig.axes) == len(axes) == 12
+    assert [ax.get_title() for ax in axes] == [f"frame {t}" for t in range(1, 13)]
+    np.testing.assert_array_equal(axes[3].images[0].get_array(), clip[3, ..., 0])
+    assert fig._suptitle.get_text() == "digits"
+    # a batch of one is accepted, RGB too
+    assert len(viz.plot_sequence(clip[None]).axes) == 12
+    assert len(viz.plot_sequence(_clip(t=3, c=3)).axes) == 3
+
+
+def test_plot_sequence_subsamples_long_videos():
+    fig = viz.plot_sequence(_clip(t=40), max_frames=5)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["frame 1", "frame 11", "frame 21", "frame 30", "frame 40"]
+
+
+def test_plot_comparison_rows_and_frame_numbers():
+    truth, pred = _clip(t=5), _clip(t=5, seed=1)
+    fig = viz.plot_comparison(truth, pred)
+    assert len(fig.axes) == 15  # truth, prediction, |error|
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels == ["truth", "prediction", "|error|"]
+    error = fig.axes[10].images[0].get_array()
+    np.testing.assert_allclose(error, np.abs(truth[0, ..., 0] - pred[0, ..., 0]))
+
+    fig = viz.plot_comparison(truth, pred, context=_clip(t=8, seed=2), max_frames=4, error=False)
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels == ["seen", "truth", "prediction"]
+    assert len(fig.axes) == 12
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:4] == ["frame 5", "frame 6", "frame 7", "frame 8"]  # last 4 seen
+    assert titles[4] == "frame 9" and titles[7] == "frame 13"  # predictions follow
+
+
+def test_plot_metric_curves_against_horizon():
+    fig = viz.plot_metric_curves(
+        {"ConvLSTM": np.linspace(0.9, 0.6, 10), "copy last frame": [0.7] * 10}, "ssim"
+    )
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["ConvLSTM", "copy last frame"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), np.arange(1, 11))
+    assert "higher is better" in ax.get_ylabel()
+    assert "lower is better" in viz.plot_metric_curves({"a": [1.0]}, "mse").axes[0].get_ylabel()
+
+
+def test_plot_history_panels():
+    history = {
+        "epoch": [1, 2, 3],
+        "loss": [0.3, 0.2, 0.1],
+        "val_loss": [0.35, 0.25, 0.2],
+        "val_mse": [0.05, 0.04, 0.03],
+        "val_ssim": [0.5, 0.6, 0.7],
+        "learning_rate": [1e-3, 1e-3, 5e-4],
+    }
+    fig = viz.plot_history(history)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "mse", "ssim", "learning_rate"]
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["loss", "val_loss"]
+    assert fig.axes[3].get_yscale() == "log" and fig.axes[0].get_yscale() == "linear"
+    fig = viz.plot_history({"loss": [1.0, float("nan"), 0.5]}, keys=["loss"])
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_xdata(), [1, 2, 3])
+
+
+@pytest.mark.parametrize(
+    "history, keys, match",
+    [
+        ({}, None, "non-empty dict"),
+        ([1, 2], None, "non-empty dict"),
+        ({"loss": [1.0, 2.0], "val_loss": [1.0]}, None, "equal length"),
+        ({"epoch": [1, 2, 3], "loss": [1.0, 2.0]}, None, "equal length"),
+        ({"loss": [1.0]}, ["val_loss"], "expected some of"),
+        ({"loss": []}, None, "non-empty 1-D"),
+        ({"loss": ["a", "b"]}, None, "numbers"),
+        ({"epoch": [1]}, None, "expected some of"),
+    ],
+)
+def test_plot_history_rejects_bad_input(history, keys, match):
+    with pytest.raises(ValueError, match=match):
+        viz.plot_history(history, keys=keys)
+
+
+def test_to_gif_decodes_to_the_frames():
+    clip = _clip(t=5, h=8, w=6)
+    gif = viz.to_gif(clip, fps=4, scale=3)
+    assert gif.startswith(b"GIF8")
+    frames = iio.imread(gif, index=None)
+    assert frames.shape[:3] == (5, 24, 18)
+    gray = frames[..., 0] if frames.ndim == 4 else frames
+    want = np.rint(clip[..., 0] * 255).repeat(3, axis=1).repeat(3, axis=2)
+    np.testing.assert_allclose(gray, want, atol=1)
+    meta = iio.immeta(gif, index=0)
+    assert meta["loop"] == 0 and meta["duration"] == 250
+    # (T, H, W) and RGB frames work as well
+    assert iio.imread(viz.to_gif(clip[..., 0], scale=1), index=None).shape[:3] == (5, 8, 6)
+    assert iio.imread(viz.to_gif(_clip(t=2, c=3), scale=1), index=None).shape == (2, 12, 10, 3)
+
+
+def test_save_gif_writes_atomically(tmp_path):
+    path = viz.save_gif(_clip(t=3), tmp_path / "out" / "clip.gif", fps=2)
+    assert path == tmp_path / "out" / "clip.gif"
+    assert iio.imread(path, index=None).shape[:3] == (3, 24, 20)
+    assert [p.name for p in path.parent.iterdir()] == ["clip.gif"]
+
+
+def test_comparison_gif_panels():
+    truth, pred = _clip(t=4, h=8, w=8), _clip(t=4, h=8, w=8, seed=1)
+    frames = iio.imread(viz.comparison_gif(truth, pred, scale=1), index=None)
+    assert frames.shape[:3] == (4, 8, 3 * 8 + 2)
+    gray = (frames[..., 0] if frames.ndim == 4 else frames).astype(float) / 255
+    np.testing.assert_allclose(gray[:, :, :8], truth[..., 0], atol=1 / 255)
+    np.testing.assert_allclose(gray[:, :, 8], 0.5, atol=1 / 255)  # separator
+    np.testing.assert_allclose(gray[:, :, 9:17], pred[..., 0], atol=1 / 255)
+    np.testing.assert_allclose(gray[:, :, 18:], np.abs(truth - pred)[..., 0], atol=1 / 255)
+    two = iio.imread(viz.comparison_gif(truth, pred, scale=2, error=False), index=None)
+    assert two.shape[:3] == (4, 16, 2 * (2 * 8 + 1))
+
+
+def test_show_gif():
+    from IPython.display import Image
+
+    gif = viz.to_gif(_clip(t=2))
+    shown = viz.show_gif(gif)
+    assert isinstance(shown, Image) and shown.data == gif and shown.format == "gif"
+    with pytest.raises(ValueError, match="bytes of a GIF"):
+        viz.show_gif(b"\x89PNG....")
+
+
+def test_frame_viewer_sliders_update_images():
+    truth = np.random.default_rng(0).random((3, 4, 8, 8, 1), dtype=np.float32)
+    pred = np.clip(truth + 0.1, 0, 1).astype(np.float32)
+    viewer = viz.frame_viewer(truth, pred, scale=2)
+    sequence, frame = viewer.children[0].children
+    assert (sequence.min, sequence.max, frame.min, frame.max) == (0, 2, 1, 4)
+    columns = viewer.children[1].children
+    assert [col.children[0].value for col in columns] == ["truth", "prediction", "|error|"]
+    image = columns[0].children[1]
+    shown = iio.imread(image.value)
+    assert shown.shape[:2] == (16, 16)
+    np.testing.assert_allclose(shown[::2, ::2] / 255, truth[0, 0, ..., 0], atol=1 / 255)
+    before = image.value
+    frame.value = 3
+    assert image.value != before
+    np.testing.assert_allclose(
+        iio.imread(image.value)[::2, ::2] / 255, truth[0, 2, ..., 0], atol=1 / 255
+    )
+    sequence.value = 2
+    np.testing.assert_allclose(
+        iio.imread(image.value)[::2, ::2] / 255, truth[2, 2, ..., 0], atol=1 / 255
+    )
+    error = iio.imread(columns[2].children[1].value)[::2, ::2] / 255
+    np.testing.assert_allclose(error, np.abs(truth - pred)[2, 2, ..., 0], atol=1 / 255)
+    assert len(viz.frame_viewer(truth).children[1].children) == 1
+
+
+BAD_CLIPS = [
+    (np.zeros((8, 8), np.float32), "one sequence"),
+    (np.zeros((2, 3, 8, 8, 1), np.float32), "one sequence"),
+    (np.zeros((3, 8, 8, 2), np.float32), "1 or 3 channels"),
+    (np.zeros((3, 8, 8, 1), np.uint8), "floating-point"),
+    (np.full((3, 8, 8, 1), np.nan, np.float32), "finite"),
+    (np.full((3, 8, 8, 1), 1.5, np.float32), r"\[0, 1\]"),
+    (np.zeros((0, 8, 8, 1), np.float32), "non-empty"),
+    ("frames", "expected an array"),
+]
+
+
+@pytest.mark.parametrize("clip, match", BAD_CLIPS)
+@pytest.mark.parametrize(
+    "fn",
+    [
+        viz.plot_sequence,
+        lambda c: viz.plot_comparison(c, c),
+        lambda c: viz.plot_comparison(_clip(t=3, h=8, w=8), _clip(t=3, h=8, w=8), context=c),
+        viz.to_gif,
+        lambda c: viz.comparison_gif(c, c),
+    ],
+    ids=["plot_sequence", "plot_comparison", "plot_comparison-context", "to_gif", "comparison_gif"],
+)
+def test_clip_functions_reject_bad_input(fn, clip, match):
+    with pytest.raises(ValueError, match=match):
+        fn(clip)
+
+
+def test_other_bad_arguments():
+    clip = _clip(t=3)
+    with pytest.raises(ValueError, match="expected equal shapes"):
+        viz.plot_comparison(clip, clip[:2])
+    with pytest.raises(ValueError, match="context: expected frames of shape"):
+        viz.plot_comparison(clip, clip, context=_clip(t=2, h=5))
+    with pytest.raises(ValueError, match="expected equal shapes"):
+        viz.comparison_gif(clip, clip[:2])
+    with pytest.raises(ValueError, match="max_frames"):
+        viz.plot_sequence(clip, max_frames=0)
+    with pytest.raises(ValueError, match="fps"):
+        viz.to_gif(clip, fps=0)
+    with pytest.raises(ValueError, match="scale"):
+        viz.to_gif(clip, scale=0)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        viz.plot_metric_curves({}, "ssim")
+    with pytest.raises(ValueError, match="1-D"):
+        viz.plot_metric_curves({"a": [[1.0, 2.0]]}, "ssim")
+    video = clip[None]
+    with pytest.raises(ValueError, match="5 dimensions"):
+        viz.frame_viewer(clip)
+    with pytest.raises(ValueError, match="expected equal shapes"):
+        viz.frame_viewer(video, video[:, :2])
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        viz.frame_viewer(np.zeros((1, 2, 4, 4, 2), np.float32))
