@@ -182,11 +182,16 @@ PRESETS: dict[str, Config] = {
         TrainConfig(epochs=50, batch_size=16, num_train=10000, num_val=500, fresh_data=True),
     ),
     # CPU-friendly: 4x4 patches make a 64x64 frame 16x16x16, so each step is far cheaper.
+    # About 0.7 s per batch of 16 on two CPU cores: ten epochs take about 15 minutes.
     "laptop": Config(
         ModelConfig(
-            filters=(64, 64), kernel_sizes=(5, 5), norm="none", patch_size=4, head_kernel_size=1
+            filters=(32, 32, 32),
+            kernel_sizes=(5, 5, 5),
+            norm="none",
+            patch_size=4,
+            head_kernel_size=1,
         ),
-        TrainConfig(epochs=30, batch_size=16, num_train=2000, num_val=200, fresh_data=True),
+        TrainConfig(epochs=10, batch_size=16, num_train=2000, num_val=200, fresh_data=True),
     ),
     # OpenSTL's ConvLSTM-S: 4 layers of 128, 5x5, 4x4 patches, scheduled sampling. GPU sized.
     "openstl-s": Config(

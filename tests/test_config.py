@@ -15,10 +15,10 @@ def test_round_trip_through_json(tmp_path):
 def test_preset_by_name_and_replace():
     laptop = load_config("laptop")
     assert laptop.model.patch_size == 4
-    changed = laptop.replace(model={"filters": (8, 8)}, train={"epochs": 1})
-    assert changed.model.filters == (8, 8)
+    changed = laptop.replace(model={"filters": (8, 8, 8)}, train={"epochs": 1})
+    assert changed.model.filters == (8, 8, 8)
     assert changed.train.epochs == 1
-    assert laptop.model.filters == (64, 64)
+    assert laptop.model.filters == (32, 32, 32)
 
 
 def test_keras_io_preset_is_the_published_model():

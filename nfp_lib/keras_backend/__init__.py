@@ -1,0 +1,38 @@
+"""The Keras 3 backend: the same model and API as ``nfp_lib.torch_backend``, channels-last.
+
+Importing this module imports Keras. When ``KERAS_BACKEND`` is unset and Keras is not imported
+yet, it chooses the torch backend; the code itself only uses ``keras.ops``, so JAX and
+TensorFlow work too.
+"""
+
+import os
+import sys
+
+if "keras" not in sys.modules:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from nfp_lib.keras_backend.model import (
+    DepthToSpace,
+    SpaceToDepth,
+    build_keras_io_model,
+    build_model,
+    canonical,
+    model_config,
+)
+from nfp_lib.keras_backend.rollout import predict_next, rollout, rollout_rerun
+from nfp_lib.keras_backend.train import HISTORY_KEYS, fit, load_model
+
+__all__ = [
+    "HISTORY_KEYS",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "build_keras_io_model",
+    "build_model",
+    "canonical",
+    "fit",
+    "load_model",
+    "model_config",
+    "predict_next",
+    "rollout",
+    "rollout_rerun",
+]

@@ -1,0 +1,181 @@
+"""The stacked ConvLSTM next-frame predictor as a Keras 3 functional model.
+
+The layers mirror ``nfp_lib.torch_backend`` one for one, so weights port between them
+(:mod:`nfp_lib.porting`): optional ``SpaceToDepth`` patching, ``ConvLSTM2D`` layers named
+``convlstm_0``, ``convlstm_1``, ..., a ``BatchNormalization`` (``norm_0``, ...) after every
+ConvLSTM but the last when ``norm == "batch"``, a sigmoid ``Conv3D`` head named ``head`` and
+optional ``DepthToSpace``. Input and output are ``(N, T, H, W, C)``; output frame ``t`` is the
+prediction of input frame ``t + 1``.
+
+Where the :class:`~nfp_lib.config.ModelConfig` lives: nowhere extra. Every field can be read back
+from the layers themselves (:func:`model_config`), so a ``.keras`` file saved by Keras alone
+still says what architecture it holds; ``fit`` also writes ``config.json`` beside it for the
+training settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import layers, ops
+
+from nfp_lib.config import PRESETS, ModelConfig
+from nfp_lib.validation import check_positive_int
+
+DEFAULT_IMAGE_SIZE = 64
+
+
+@keras.saving.register_keras_serializable(package="nfp")
+class SpaceToDepth(layers.Layer):
+    """Cut each frame of ``(N, T, H, W, C)`` into ``p x p`` patches: ``(N, T, H/p, W/p, C*p*p)``.
+
+    The channel order is PyTorch's ``pixel_unshuffle``: channel ``c*p*p + py*p + px`` of patch
+    ``(i, j)`` is pixel ``(i*p + py, j*p + px)`` of channel ``c``.
+    """
+
+    def __init__(self, block_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = check_positive_int(block_size, "block_size")
+
+    def call(self, x):
+        _, t, h, w, c = ops.shape(x)
+        p = self.block_size
+        x = ops.reshape(x, (-1, h // p, p, w // p, p, c))
+        x = ops.transpose(x, (0, 1, 3, 5, 2, 4))  # (N*T, i, j, c, py, px)
+        return ops.reshape(x, (-1, t, h // p, w // p, c * p * p))
+
+    def compute_output_shape(self, input_shape):
+        n, t, h, w, c = input_shape
+        p = self.block_size
+        for name, size in (("height", h), ("width", w)):
+            if size is not None and size % p:
+                raise ValueError(f"SpaceToDepth: {name} {size} is not a multiple of {p}")
+        return (n, t, h and h // p, w and w // p, c * p * p)
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size}
+
+
+@keras.saving.register_keras_serializable(package="nfp")
+class DepthToSpace(layers.Layer):
+    """The inverse of :class:`SpaceToDepth` (PyTorch's ``pixel_shuffle`` order)."""
+
+    def __init__(self, block_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = check_positive_int(block_size, "block_size")
+
+    def call(self, x):
+        _, t, h, w, cpp = ops.shape(x)
+        p = self.block_size
+        x = ops.reshape(x, (-1, h, w, cpp // (p * p), p, p))
+        x = ops.transpose(x, (0, 1, 4, 2, 5, 3))  # (N*T, i, py, j, px, c)
+        return ops.reshape(x, (-1, t, h * p, w * p, cpp // (p * p)))
+
+    def compute_output_shape(self, input_shape):
+        n, t, h, w, cpp = input_shape
+        p = self.block_size
+        if cpp % (p * p):
+            raise ValueError(f"DepthToSpace: channels {cpp} is not a multiple of {p * p}")
+        return (n, t, h and h * p, w and w * p, cpp // (p * p))
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size}
+
+
+def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Model:
+    """The Keras model for ``config`` on square frames of ``image_size`` pixels (default 64).
+
+    Keras' ConvLSTM2D needs a fixed frame size, so unlike the PyTorch model this one is built
+    for one ``image_size``; the number of frames is free.
+    """
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"config: expected a ModelConfig, got {type(config).__name__}")
+    size = check_positive_int(
+        DEFAULT_IMAGE_SIZE if image_size is None else image_size, "image_size"
+    )
+    p = config.patch_size
+    if size % p:
+        raise ValueError(f"image_size: expected a multiple of patch_size {p}, got {size}")
+    frames = keras.Input(shape=(None, size, size, config.channels), name="frames")
+    x = SpaceToDepth(p, name="space_to_depth")(frames) if p > 1 else frames
+    last = len(config.filters) - 1
+    for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes, strict=True)):
+        x = layers.ConvLSTM2D(
+            filters,
+            kernel,
+            padding="same",
+            return_sequences=True,
+            activation=config.activation,
+            name=f"convlstm_{i}",
+        )(x)
+        if config.norm == "batch" and i < last:
+            x = layers.BatchNormalization(name=f"norm_{i}")(x)
+    k = config.head_kernel_size
+    head_kernel = (1, k, k) if config.head == "conv2d" else (3, 3, 3)
+    x = layers.Conv3D(
+        config.channels * p * p, head_kernel, padding="same", activation="sigmoid", name="head"
+    )(x)
+    if p > 1:
+        x = DepthToSpace(p, name="depth_to_space")(x)
+    return keras.Model(frames, x, name="next_frame_predictor")
+
+
+def build_keras_io_model(image_size: int = 64) -> keras.Model:
+    """The keras-io example's model, as published (``PRESETS["keras-io"].model``).
+
+    Three ReLU ConvLSTM2D layers of 64 filters (5x5, 3x3, 1x1) with BatchNormalization between
+    them and a 3x3x3 ``same`` Conv3D sigmoid head. That head leaks: its temporal kernel reaches
+    one step forward, so the output at time ``t`` (the prediction of frame ``t + 1``) also sees
+    input frame ``t + 1``, which is exactly the target. Training with shifted frames therefore
+    lets the model peek at the answer, and at prediction time the last output sees only zero
+    padding where the next frame would be, so a rollout has to re-run the whole growing
+    sequence for every new frame (:func:`~nfp_lib.keras_backend.rollout_rerun`, O(T^2)).
+    """
+    return build_model(PRESETS["keras-io"].model, image_size=image_size)
+
+
+def model_config(model: keras.Model) -> ModelConfig:
+    """Read the :class:`ModelConfig` back from a model made by :func:`build_model`.
+
+    Two fields have no trace in the layers and read back as their defaults: a ``conv3d`` head is
+    always 3x3x3, so ``head_kernel_size`` reads 3; a single ConvLSTM layer has no norm after it,
+    so ``norm`` reads ``"none"``. Neither changes the network.
+    """
+    names = {layer.name: layer for layer in getattr(model, "layers", [])}
+    convs = []
+    while f"convlstm_{len(convs)}" in names:
+        convs.append(names[f"convlstm_{len(convs)}"])
+    if not convs or "head" not in names:
+        raise ValueError(
+            "model: expected a model from nfp_lib.keras_backend.build_model (layers "
+            f"'convlstm_0', ..., 'head'), got layers {sorted(names)}"
+        )
+    head_kernel = tuple(names["head"].kernel_size)
+    patch = names["space_to_depth"].block_size if "space_to_depth" in names else 1
+    config = ModelConfig(
+        filters=tuple(layer.filters for layer in convs),
+        kernel_sizes=tuple(layer.kernel_size[0] for layer in convs),
+        activation=keras.activations.serialize(convs[0].activation),
+        norm="batch" if "norm_0" in names else "none",
+        patch_size=patch,
+        head="conv2d" if head_kernel[0] == 1 else "conv3d",
+        head_kernel_size=head_kernel[1],
+        channels=model.input_shape[-1],
+    )
+    return canonical(config)
+
+
+def canonical(config: ModelConfig) -> ModelConfig:
+    """``config`` with the two fields that do not change the network set as
+    :func:`model_config` reads them: two configs build the same network iff these are equal."""
+    return dataclasses.replace(
+        config,
+        norm=config.norm if len(config.filters) > 1 else "none",
+        head_kernel_size=config.head_kernel_size if config.head == "conv2d" else 3,
+    )
+
+
+def image_size_of(model: keras.Model) -> int:
+    """The frame size (height = width) a model was built for."""
+    return model.input_shape[2]

@@ -1,0 +1,116 @@
+"""Prediction with a Keras model: one step ahead, and rollouts that feed predictions back in.
+
+:func:`rollout` is O(T): it runs the context through the ConvLSTM cells once and then carries
+each layer's ``(h, c)`` state forward one frame at a time. It needs a causal model (``conv2d``
+head). :func:`rollout_rerun` is the keras-io example's loop, which re-runs the whole growing
+sequence for every new frame (O(T^2)); it works for any model, including the leaky ``conv3d``
+head.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from nfp_lib.keras_backend.model import image_size_of, model_config
+from nfp_lib.validation import check_positive_int, check_video
+
+
+def predict_next(model: keras.Model, video: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Teacher-forced one-step predictions: frames 1..T-1 of ``video`` (N, T, H, W, C)."""
+    video = _check_input(model, video, "video", min_frames=2)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    return model.predict(video[:, :-1], batch_size=batch_size, verbose=0).astype(np.float32)
+
+
+def rollout(
+    model: keras.Model, context: np.ndarray, horizon: int, batch_size: int = 32
+) -> np.ndarray:
+    """Predict ``horizon`` frames after ``context`` (N, T, H, W, C), feeding predictions back.
+
+    The context warms the ConvLSTM states once; each new frame then costs one step.
+    Returns ``(N, horizon, H, W, C)``.
+    """
+    step = _Step(model)
+    if not step.config.causal:
+        raise ValueError(
+            "rollout: expected a causal model (head 'conv2d'), got head "
+            f"{step.config.head!r}, whose output also sees the next frame; use rollout_rerun"
+        )
+    context = _check_input(model, context, "context")
+    horizon = check_positive_int(horizon, "horizon")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    parts = []
+    for start in range(0, len(context), batch_size):
+        batch = context[start : start + batch_size]
+        states = [np.zeros((len(batch), *shape), np.float32) for shape in step.state_shapes]
+        for t in range(batch.shape[1]):
+            frame, *states = step.predict_on_batch([batch[:, t : t + 1], *states])
+        predicted = [frame]
+        for _ in range(horizon - 1):
+            frame, *states = step.predict_on_batch([frame, *states])
+            predicted.append(frame)
+        parts.append(np.concatenate(predicted, axis=1))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def rollout_rerun(
+    model: keras.Model, context: np.ndarray, horizon: int, batch_size: int = 32
+) -> np.ndarray:
+    """The keras-io loop: re-run the whole sequence so far to get each next frame (O(T^2)).
+
+    Works for any model; for a causal one it equals :func:`rollout`, only slower.
+    """
+    frames = _check_input(model, context, "context")
+    horizon = check_positive_int(horizon, "horizon")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    for _ in range(horizon):
+        last = model.predict(frames, batch_size=batch_size, verbose=0)[:, -1:]
+        frames = np.concatenate([frames, last.astype(np.float32)], axis=1)
+    return frames[:, -horizon:]
+
+
+def _check_input(model: keras.Model, video: np.ndarray, name: str, min_frames: int = 1):
+    channels = model.input_shape[-1]
+    video = check_video(video, name, channels=channels, min_frames=min_frames)
+    size = image_size_of(model)
+    if video.shape[2:4] != (size, size):
+        raise ValueError(
+            f"{name}: expected frames of {size}x{size} (the size the model was built for), "
+            f"got {video.shape[2]}x{video.shape[3]}"
+        )
+    return video.astype(np.float32, copy=False)
+
+
+class _Step(keras.Model):
+    """One time step of a model, sharing its layers (and so its weights).
+
+    Inputs: one frame ``(N, 1, H, W, C)`` and every ConvLSTM's ``h`` and ``c``; outputs: the
+    predicted next frame ``(N, 1, H, W, C)`` and the new states, in the same order.
+    """
+
+    def __init__(self, model: keras.Model):
+        super().__init__()
+        self.config = model_config(model)
+        names = {layer.name: layer for layer in model.layers}
+        self.patch = names.get("space_to_depth"), names.get("depth_to_space")
+        self.cells = [names[f"convlstm_{i}"].cell for i in range(len(self.config.filters))]
+        self.norms = [names.get(f"norm_{i}") for i in range(len(self.cells))]
+        self.head = names["head"]
+        size = image_size_of(model) // self.config.patch_size
+        self.state_shapes = [(size, size, f) for f in self.config.filters for _ in "hc"]
+
+    def call(self, inputs):
+        frame, *states = inputs
+        x = self.patch[0](frame) if self.patch[0] else frame
+        x = x[:, 0]
+        new_states = []
+        for i, (cell, norm) in enumerate(zip(self.cells, self.norms, strict=True)):
+            x, hc = cell(x, states[2 * i : 2 * i + 2])
+            new_states += hc
+            if norm is not None:
+                x = norm(ops.expand_dims(x, 1), training=False)[:, 0]
+        x = self.head(ops.expand_dims(x, 1))
+        x = self.patch[1](x) if self.patch[1] else x
+        return [x, *new_states]

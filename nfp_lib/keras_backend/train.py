@@ -1,0 +1,279 @@
+"""Training a Keras model on generated Moving MNIST with Keras' own ``fit`` and callbacks.
+
+Every epoch a callback scores teacher-forced validation predictions (``val_mse``, ``val_ssim``)
+and another one saves ``model.keras`` (optimizer state included) and ``history.json`` atomically,
+so an interrupted run resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from nfp_lib import metrics
+from nfp_lib.config import Config
+from nfp_lib.data import generate_moving_mnist, shift_frames
+from nfp_lib.fileio import atomic_save, atomic_write_text
+from nfp_lib.keras_backend.model import build_model, canonical, model_config
+from nfp_lib.keras_backend.rollout import predict_next
+from nfp_lib.validation import check_video
+
+HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
+MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
+
+
+def fit(
+    config: Config,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    train_data: np.ndarray | None = None,
+    val_data: np.ndarray | None = None,
+) -> dict:
+    """Train ``config``'s model, checkpointing to ``out_dir`` every epoch; returns the history.
+
+    ``train_data`` / ``val_data``: videos ``(N, T, H, W, C)`` to use instead of generated ones.
+    ``resume=True`` loads ``out_dir/model.keras`` and ``history.json`` and goes on from the next
+    epoch. The history maps each of :data:`HISTORY_KEYS` to one value per epoch. Keras trains
+    in float32 here (``mixed_precision`` is honoured by the torch backend only).
+    """
+    if not isinstance(config, Config):
+        raise ValueError(f"config: expected a Config, got {type(config).__name__}")
+    t = config.train
+    if t.sampling_steps > 0:
+        raise ValueError(
+            "sampling_steps: scheduled sampling is implemented by the torch backend only; "
+            f"expected 0 for Keras, got {t.sampling_steps}"
+        )
+    out = Path(out_dir)
+    keras.utils.set_random_seed(t.seed)
+    if train_data is not None:
+        train_data = _check_data(train_data, "train_data", config)
+    val = _validation_video(config, val_data)
+    if resume:
+        model, history = _resume(out, config)
+    else:
+        model = build_model(config.model, image_size=t.image_size)
+        model.compile(optimizer=_optimizer(config), loss=_loss(config))
+        history = {key: [] for key in HISTORY_KEYS}
+    atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
+    done = len(history["epoch"])
+    stopped = _epochs_since_best(history["val_loss"]) >= max(t.early_stopping_patience, 1)
+    if done >= t.epochs or stopped:  # nothing left to do, or that run had stopped early
+        return history
+    stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", mode="min", patience=t.early_stopping_patience
+    )
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", mode="min", factor=t.lr_factor, patience=t.lr_patience, min_delta=0
+    )
+    callbacks = [
+        ValidationMetrics(val, t.batch_size),
+        stopping,
+        plateau,
+        _RestorePlateaus(stopping, plateau, history["val_loss"]),
+        AtomicCheckpoint(out, history),
+    ]
+    x_val, y_val = shift_frames(val)
+    train = _EpochData(config, train_data, first_epoch=done)
+    model.fit(
+        train,
+        steps_per_epoch=train.batches_per_epoch,
+        shuffle=False,  # _EpochData shuffles, reproducibly
+        validation_data=(x_val, y_val),
+        validation_batch_size=t.batch_size,
+        epochs=t.epochs,
+        initial_epoch=done,
+        callbacks=callbacks,
+        verbose=1 if progress else 0,
+    )
+    return history
+
+
+def load_model(path: str | Path) -> tuple[keras.Model, Config]:
+    """A ``.keras`` file saved by :func:`fit` (or by Keras) and its :class:`Config`.
+
+    The config comes from ``config.json`` beside the file when there is one, else it is read
+    from the layers with default training settings. Loads with ``safe_mode=True``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model: no such file: {path}")
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras raises many kinds for a damaged archive
+        raise ValueError(f"model: {path} is not a readable Keras model ({err})") from None
+    sidecar = path.parent / CONFIG_FILE
+    if sidecar.is_file():
+        return model, Config.from_dict(json.loads(sidecar.read_text()))
+    return model, Config(model=model_config(model))
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds ``val_mse`` and ``val_ssim`` of teacher-forced predictions to each epoch's logs."""
+
+    def __init__(self, video: np.ndarray, batch_size: int):
+        super().__init__()
+        self.video, self.batch_size = video, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = predict_next(self.model, self.video, batch_size=self.batch_size)
+        truth = self.video[:, 1:]
+        logs["val_mse"] = float(np.mean(metrics.mse(truth, predicted)))
+        logs["val_ssim"] = float(np.mean(metrics.ssim(truth, predicted)))
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Appends each epoch to ``history`` and saves the model and the history atomically."""
+
+    def __init__(self, out_dir: Path, history: dict):
+        super().__init__()
+        self.out_dir, self.history = out_dir, history
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+        rate = ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.learning_rate = float(str(np.float32(rate)))  # 0.001, not 0.0010000000474974513
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(logs["loss"]),
+            "val_loss": float(logs["val_loss"]),
+            "val_mse": logs["val_mse"],
+            "val_ssim": logs["val_ssim"],
+            "learning_rate": self.learning_rate,
+            "time": time.perf_counter() - self.start,
+        }
+        for key in HISTORY_KEYS:
+            self.history[key].append(row[key])
+        atomic_save(self.out_dir / MODEL_FILE, self.model.save)
+        atomic_write_text(self.out_dir / HISTORY_FILE, json.dumps(self.history, indent=2) + "\n")
+
+
+class _RestorePlateaus(keras.callbacks.Callback):
+    """On resume, give EarlyStopping and ReduceLROnPlateau the counters they had (both reset
+    themselves in ``on_train_begin``, so this must come after them in the callback list)."""
+
+    def __init__(self, stopping, plateau, val_losses: list[float]):
+        super().__init__()
+        self.stopping, self.plateau, self.val_losses = stopping, plateau, val_losses
+
+    def on_train_begin(self, logs=None):
+        if self.val_losses:
+            since = _epochs_since_best(self.val_losses)
+            best = min(self.val_losses)
+            self.stopping.best, self.stopping.wait = best, since
+            patience = max(self.plateau.patience, 1)  # it resets its counter on every cut
+            self.plateau.best, self.plateau.wait = best, since % patience
+
+
+class _EpochData(keras.utils.PyDataset):
+    """The training batches ``(x, y)`` of epochs ``first_epoch .. epochs - 1``, one after another.
+
+    Batch ``index`` belongs to epoch ``first_epoch + index // batches_per_epoch``, so what a
+    batch holds never depends on when Keras fetches it: epoch ``e`` gets the same batches whether
+    or not the run was resumed. Fixed data is reshuffled with a seed per epoch; with
+    ``fresh_data`` each epoch draws new sequences (seeded as in the torch backend).
+    """
+
+    def __init__(self, config: Config, video: np.ndarray | None, first_epoch: int):
+        super().__init__()
+        t = config.train
+        self.config, self.batch_size, self.first_epoch = config, t.batch_size, first_epoch
+        self.fixed = video
+        if video is None and not t.fresh_data:
+            self.fixed = _generate(config, t.num_train, part=0)
+        self.num = t.num_train if self.fixed is None else len(self.fixed)
+        self.batches_per_epoch = math.ceil(self.num / self.batch_size)
+        self.cached = (None, None)  # (epoch, its sequences in batch order)
+
+    def __len__(self) -> int:
+        return (self.config.train.epochs - self.first_epoch) * self.batches_per_epoch
+
+    def __getitem__(self, index: int):
+        epoch = self.first_epoch + index // self.batches_per_epoch
+        start = (index % self.batches_per_epoch) * self.batch_size
+        return shift_frames(self._epoch(epoch)[start : start + self.batch_size])
+
+    def _epoch(self, epoch: int) -> np.ndarray:
+        if self.cached[0] != epoch:
+            if self.fixed is None:
+                video = _generate(self.config, self.num, part=0, epoch=epoch + 1)
+            else:
+                order = np.random.default_rng((self.config.train.seed, epoch)).permutation(self.num)
+                video = self.fixed[order]
+            self.cached = (epoch, video)
+        return self.cached[1]
+
+
+def _generate(config: Config, num: int, part: int, epoch: int = 0) -> np.ndarray:
+    """Moving MNIST for training (part 0; ``epoch`` counts from 1 with fresh data, else 0) or
+    validation (part 1), seeded exactly as the torch backend seeds it."""
+    t = config.train
+    seed = int(np.random.SeedSequence([t.seed, part, epoch]).generate_state(1)[0])
+    return generate_moving_mnist(
+        num, num_frames=t.num_frames, size=t.image_size, seed=seed, digits=t.digits
+    )
+
+
+def _validation_video(config: Config, video: np.ndarray | None) -> np.ndarray:
+    if video is None:
+        return _generate(config, config.train.num_val, part=1)
+    return _check_data(video, "val_data", config)
+
+
+def _check_data(video: np.ndarray, name: str, config: Config) -> np.ndarray:
+    video = check_video(video, name, channels=config.model.channels, min_frames=2)
+    size = config.train.image_size
+    if video.shape[2:4] != (size, size):
+        raise ValueError(
+            f"{name}: expected {size}x{size} frames (train.image_size), "
+            f"got {video.shape[2]}x{video.shape[3]}"
+        )
+    return video.astype(np.float32, copy=False)
+
+
+def _optimizer(config: Config) -> keras.optimizers.Optimizer:
+    t = config.train
+    if t.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=t.learning_rate, weight_decay=t.weight_decay)
+    return keras.optimizers.Adam(learning_rate=t.learning_rate)
+
+
+def _loss(config: Config) -> str:
+    return "binary_crossentropy" if config.train.loss == "bce" else "mean_squared_error"
+
+
+def _epochs_since_best(val_losses: list[float]) -> int:
+    """Epochs after the lowest validation loss (0 when the last epoch was the best)."""
+    if not val_losses:
+        return 0
+    return len(val_losses) - 1 - int(np.argmin(val_losses))
+
+
+def _resume(out: Path, config: Config) -> tuple[keras.Model, dict]:
+    if not (out / MODEL_FILE).is_file() or not (out / HISTORY_FILE).is_file():
+        raise ValueError(
+            f"resume: expected {MODEL_FILE} and {HISTORY_FILE} in {out}, found "
+            f"{sorted(p.name for p in out.iterdir()) if out.is_dir() else 'no such directory'}"
+        )
+    model, _ = load_model(out / MODEL_FILE)
+    if model_config(model) != canonical(config.model):
+        raise ValueError(
+            f"resume: the model in {out} is {model_config(model)}, "
+            f"but the config asks for {config.model}"
+        )
+    history = json.loads((out / HISTORY_FILE).read_text())
+    if set(history) != set(HISTORY_KEYS):
+        raise ValueError(
+            f"resume: expected history keys {HISTORY_KEYS} in {out / HISTORY_FILE}, "
+            f"got {sorted(history)}"
+        )
+    return model, history

@@ -1,0 +1,274 @@
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from nfp_lib import keras_backend as kb
+from nfp_lib.config import PRESETS, Config, ModelConfig, TrainConfig
+
+SIZE = 16
+SMALL = ModelConfig(filters=(4, 6), kernel_sizes=(3, 1), norm="batch", patch_size=2)
+LEAKY = ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none", head="conv3d")
+
+
+def video(n=2, t=5, size=SIZE, channels=1, seed=0):
+    return np.random.default_rng(seed).random((n, t, size, size, channels), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def small():
+    keras.utils.set_random_seed(0)
+    return kb.build_model(SMALL, image_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def leaky():
+    keras.utils.set_random_seed(1)
+    return kb.build_model(LEAKY, image_size=SIZE)
+
+
+def test_importing_nfp_lib_does_not_import_keras_and_torch_is_the_default_backend():
+    code = (
+        "import sys, nfp_lib, nfp_lib.porting; assert 'keras' not in sys.modules; "
+        "import nfp_lib.keras_backend, keras; print(keras.backend.backend())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "torch"
+
+
+def test_shapes_and_layer_names(small):
+    x = video(n=3, t=4)
+    assert small.predict(x, verbose=0).shape == x.shape
+    assert kb.predict_next(small, x).shape == (3, 3, SIZE, SIZE, 1)
+    names = [layer.name for layer in small.layers]
+    assert names == [
+        "frames",
+        "space_to_depth",
+        "convlstm_0",
+        "norm_0",
+        "convlstm_1",
+        "head",
+        "depth_to_space",
+    ]
+    assert small.get_layer("head").kernel.shape == (1, 3, 3, 6, 4)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SMALL,
+        LEAKY,
+        ModelConfig(
+            filters=(3,),
+            kernel_sizes=(5,),
+            activation="relu",
+            norm="none",
+            channels=3,
+            patch_size=4,
+        ),
+        ModelConfig(filters=(2, 3, 4), kernel_sizes=(1, 3, 5), head_kernel_size=5),
+    ],
+)
+def test_model_config_reads_back_the_architecture(config):
+    assert kb.model_config(kb.build_model(config, image_size=SIZE)) == config
+
+
+def test_model_config_of_what_the_layers_cannot_tell():
+    one_layer = ModelConfig(filters=(3,), kernel_sizes=(3,), norm="batch", head_kernel_size=1)
+    assert kb.model_config(kb.build_model(one_layer, SIZE)).norm == "none"  # no norm layer anyway
+    leaky = ModelConfig(filters=(3,), kernel_sizes=(3,), norm="none", head="conv3d")
+    model = kb.build_model(dataclasses.replace(leaky, head_kernel_size=1), SIZE)
+    assert kb.model_config(model) == leaky  # a conv3d head is always 3x3x3
+    assert kb.canonical(one_layer) == dataclasses.replace(one_layer, norm="none")
+
+
+def test_keras_io_model_is_the_published_one():
+    model = kb.build_keras_io_model(image_size=32)
+    assert kb.model_config(model) == PRESETS["keras-io"].model
+    assert [layer.kernel_size for layer in model.layers[1:6:2]] == [(5, 5), (3, 3), (1, 1)]
+    assert model.get_layer("head").kernel_size == (3, 3, 3)
+    # ConvLSTMs: 4*64*(k*k*(in + 64) + 1) for k = 5, 3, 1; two BNs: 4*64; head: 27*64 + 1
+    assert model.count_params() == 416_256 + 295_168 + 33_024 + 2 * 256 + 1_729
+
+
+def test_space_to_depth_uses_pixel_unshuffle_channel_order():
+    x = video(n=1, t=2, size=8, channels=2)
+    p = 2
+    patched = keras.ops.convert_to_numpy(kb.SpaceToDepth(p)(x))
+    assert patched.shape == (1, 2, 4, 4, 8)
+    for c, py, px in np.ndindex(2, p, p):
+        np.testing.assert_array_equal(
+            patched[..., c * p * p + py * p + px], x[:, :, py::p, px::p, c]
+        )
+    back = keras.ops.convert_to_numpy(kb.DepthToSpace(p)(patched))
+    np.testing.assert_array_equal(back, x)
+
+
+def test_conv2d_head_is_causal_exactly(small):
+    x = video(t=6)
+    changed = x.copy()
+    changed[:, 3:] = video(t=3, seed=5)
+    a, b = small.predict(x, verbose=0), small.predict(changed, verbose=0)
+    np.testing.assert_array_equal(a[:, :3], b[:, :3])  # predictions made before frame 3
+    assert np.abs(a[:, 3:] - b[:, 3:]).max() > 1e-4
+
+
+def test_conv3d_head_leaks_the_next_frame(leaky):
+    x = video(t=6)
+    changed = x.copy()
+    changed[:, 3:] = video(t=3, seed=5)
+    a, b = leaky.predict(x, verbose=0), leaky.predict(changed, verbose=0)
+    np.testing.assert_array_equal(a[:, :2], b[:, :2])
+    assert np.abs(a[:, 2] - b[:, 2]).max() > 1e-4  # output 2 predicts frame 3 and sees it
+
+
+def test_rollout_equals_rerun_for_a_causal_model(small):
+    context = video(n=3, t=4)
+    fast = kb.rollout(small, context, 3, batch_size=2)
+    slow = kb.rollout_rerun(small, context, 3)
+    assert fast.shape == (3, 3, SIZE, SIZE, 1) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast, slow, atol=1e-5)
+    np.testing.assert_allclose(fast[:, 0], small.predict(context, verbose=0)[:, -1], atol=1e-6)
+
+
+def test_rollout_refuses_the_leaky_head_and_rerun_serves_it(leaky):
+    context = video(t=3)
+    with pytest.raises(ValueError, match="rollout_rerun"):
+        kb.rollout(leaky, context, 2)
+    rolled = kb.rollout_rerun(leaky, context, 2)
+    assert rolled.shape == (2, 2, SIZE, SIZE, 1)
+    np.testing.assert_allclose(rolled[:, 0], leaky.predict(context, verbose=0)[:, -1], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (video(channels=2), "channel"),
+        (video(size=8), "16x16"),
+        (video() * 3, r"\[0, 1\]"),
+        (video()[0], "5 dimensions"),
+        (video().astype(np.uint8), "floating"),
+    ],
+)
+def test_bad_input_raises(small, bad, message):
+    for call in (
+        lambda: kb.predict_next(small, bad),
+        lambda: kb.rollout(small, bad, 2),
+        lambda: kb.rollout_rerun(small, bad, 2),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_bad_arguments_raise(small):
+    with pytest.raises(ValueError, match="horizon"):
+        kb.rollout(small, video(), 0)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        kb.predict_next(small, video(t=1))
+    with pytest.raises(ValueError, match="multiple of patch_size"):
+        kb.build_model(SMALL, image_size=15)
+    with pytest.raises(ValueError, match="build_model"):
+        kb.model_config(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]))
+
+
+def test_save_and_load_with_safe_mode(small, tmp_path):
+    path = tmp_path / "m.keras"
+    small.save(path)
+    model, config = kb.load_model(path)  # no config.json: read from the layers
+    assert config == Config(model=SMALL)
+    x = video()
+    np.testing.assert_array_equal(model.predict(x, verbose=0), small.predict(x, verbose=0))
+
+
+def tiny_config(**train) -> Config:
+    settings = dict(epochs=2, batch_size=4, num_train=8, num_val=4, num_frames=5, image_size=32)
+    return Config(
+        ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none", patch_size=4),
+        TrainConfig(**{**settings, **train}),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("keras_run")
+    return out, kb.fit(tiny_config(), out, progress=False)
+
+
+def test_fit_writes_history_config_and_a_safe_model(trained):
+    out, history = trained
+    assert tuple(history) == kb.HISTORY_KEYS
+    assert history["epoch"] == [1, 2]
+    assert history["loss"][1] < history["loss"][0]
+    assert all(0 < v < 1 for v in history["val_mse"] + history["val_ssim"])
+    assert json.loads((out / "history.json").read_text()) == history
+    assert Config.from_dict(json.loads((out / "config.json").read_text())) == tiny_config()
+    model, config = kb.load_model(out / "model.keras")
+    assert config == tiny_config()
+    assert int(model.optimizer.iterations) == 2 * 2  # restored optimizer: 2 epochs x 2 batches
+    clip = video(n=2, t=3, size=32)
+    assert kb.rollout(model, clip, 2).shape == (2, 2, 32, 32, 1)
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(trained, tmp_path):
+    out, history = trained
+    straight = kb.fit(tiny_config(epochs=3), tmp_path / "straight", progress=False)
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    for name in ("model.keras", "history.json"):
+        (resumed / name).write_bytes((out / name).read_bytes())
+    again = kb.fit(tiny_config(epochs=3), resumed, resume=True, progress=False)
+    assert again["epoch"] == [1, 2, 3]
+    assert again["loss"][:2] == history["loss"]
+    assert again["loss"] == straight["loss"] and again["val_loss"] == straight["val_loss"]
+
+
+def test_resume_restores_early_stopping_and_lr_plateau(trained, tmp_path):
+    out, history = trained
+    for name in ("model.keras", "history.json"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    faked = {**history, "val_loss": [0.01, 0.5]}  # one epoch without improvement so far
+    (tmp_path / "history.json").write_text(json.dumps(faked))
+    config = tiny_config(epochs=6, early_stopping_patience=2, lr_patience=2, lr_factor=0.5)
+    again = kb.fit(config, tmp_path, resume=True, progress=False)
+    assert again["epoch"] == [1, 2, 3]  # the second epoch without improvement stops it
+    model, _ = kb.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 5e-4)  # and halved the lr
+    config = config.replace(train={"early_stopping_patience": 1})
+    assert kb.fit(config, tmp_path, resume=True, progress=False)["epoch"] == [1, 2, 3]
+
+
+def test_fit_errors(tmp_path):
+    with pytest.raises(ValueError, match="torch backend only"):
+        kb.fit(tiny_config(sampling_steps=10), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="model.keras"):
+        kb.fit(tiny_config(), tmp_path / "empty", resume=True, progress=False)
+    with pytest.raises(ValueError, match="train_data"):
+        kb.fit(tiny_config(), tmp_path, train_data=video(size=16), progress=False)
+
+
+def test_resume_with_another_architecture_raises(trained, tmp_path):
+    out, _ = trained
+    for name in ("model.keras", "history.json", "config.json"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    other = tiny_config().replace(model={"filters": (5,)})
+    with pytest.raises(ValueError, match="resume"):
+        kb.fit(other, tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_damaged_model_file_raises_naming_it(trained, tmp_path, damage):
+    out, _ = trained
+    data = (out / "model.keras").read_bytes()
+    path = tmp_path / "model.keras"
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a zip" * 10)
+    with pytest.raises(ValueError, match="model.keras"):
+        kb.load_model(path)
+    with pytest.raises(ValueError, match="no such file"):
+        kb.load_model(tmp_path / "missing.keras")
