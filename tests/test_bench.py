@@ -1,0 +1,51 @@
+import pytest
+
+from nfp_lib import bench, torch_backend
+from nfp_lib.config import PRESETS
+
+
+def test_bench_case_reports_time_memory_and_rollout():
+    result = bench.bench_case("laptop/torch", steps=1, size=32)
+    assert result["train_step_s"] > 0 and result["rollout_s"] > 0
+    assert result["peak_memory_mb"] > 0
+    assert result["rollout_method"] == "O(T)"
+    model = torch_backend.build_model(PRESETS["laptop"].model)
+    assert result["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_time_rollouts_returns_two_positive_times():
+    rerun, ot = bench.time_rollouts(PRESETS["tiny"].model, "cpu", size=32)
+    assert rerun > 0 and ot > 0
+
+
+def test_format_table_lists_every_case_and_the_speedup():
+    case = {
+        "train_step_s": 0.5,
+        "peak_memory_mb": 100.0,
+        "rollout_s": 0.1,
+        "rollout_method": "O(T)",
+        "parameters": 1234,
+    }
+    results = {
+        "device": "cpu (2 cores)",
+        "batch": 5,
+        "frames": 19,
+        "size": 64,
+        "cases": {"a/torch": case, "b/keras": case},
+        "rollout_rerun_s": 0.7,
+        "rollout_ot_s": 0.1,
+        "rollout_speedup": 7.0,
+    }
+    table = bench.format_table(results)
+    assert "a/torch" in table and "b/keras" in table
+    assert "1,234" in table and "500ms" in table
+    assert "speed-up 7.0x" in table
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"cases": ["nope"]}, "cases"), ({"device": "tpu"}, "device")],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bench.run_benchmarks(**kwargs)
