@@ -1,0 +1,49 @@
+"""The PyTorch backend: ConvLSTM modules, the next-frame predictor, rollouts, training, checkpoints.
+
+Models take and return PyTorch's ``(N, T, C, H, W)`` tensors; the numpy-facing functions
+(:func:`predict_next`, :func:`rollout`, :func:`rollout_rerun`, :func:`fit`) take channels-last
+``(N, T, H, W, C)`` arrays like the rest of ``nfp_lib``.
+"""
+
+from nfp_lib.torch_backend.checkpoint import (
+    CHECKPOINT_FORMAT,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
+from nfp_lib.torch_backend.convlstm import ConvLSTM, ConvLSTMCell
+from nfp_lib.torch_backend.model import NextFramePredictor, build_model, model_config
+from nfp_lib.torch_backend.rollout import (
+    predict_next,
+    rollout,
+    rollout_rerun,
+    to_numpy,
+    to_tensor,
+)
+from nfp_lib.torch_backend.train import (
+    HISTORY_KEYS,
+    fit,
+    sampled_forward,
+    teacher_forcing_probability,
+)
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "HISTORY_KEYS",
+    "ConvLSTM",
+    "ConvLSTMCell",
+    "NextFramePredictor",
+    "build_model",
+    "fit",
+    "load_checkpoint",
+    "load_weights",
+    "model_config",
+    "predict_next",
+    "rollout",
+    "rollout_rerun",
+    "sampled_forward",
+    "save_checkpoint",
+    "teacher_forcing_probability",
+    "to_numpy",
+    "to_tensor",
+]

@@ -1,0 +1,130 @@
+"""The stacked ConvLSTM next-frame predictor, built from a :class:`~nfp_lib.config.ModelConfig`.
+
+Frames flow as ``(N, T, C, H, W)``: optional ``p x p`` patching (``pixel_unshuffle``), the
+ConvLSTM layers with an optional ``BatchNorm3d`` after every one but the last, a sigmoid head,
+and ``pixel_shuffle`` back to full size. Output frame ``t`` is the prediction of input frame
+``t + 1``. The Keras backend builds the same network layer for layer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nfp_lib.config import ModelConfig
+from nfp_lib.torch_backend.convlstm import ConvLSTM, State
+
+
+class NextFramePredictor(nn.Module):
+    """ConvLSTM layers, optional batch norm between them, and a per-frame (or leaky 3-D) head.
+
+    ``head == "conv2d"``: an ``nn.Conv2d`` applied to each frame, so the prediction of frame
+    ``t + 1`` depends on frames ``0..t`` only (causal); the model can be stepped one frame at a
+    time with :meth:`step`. ``head == "conv3d"``: the keras-io example's 3x3x3 ``same``
+    ``nn.Conv3d``, which also looks one frame ahead, i.e. at the target (kept for teaching).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            raise ValueError(f"config: expected a ModelConfig, got {type(config).__name__}")
+        self.config = config
+        p = config.patch_size
+        in_channels = config.channels * p * p
+        layers = []
+        for filters, kernel in zip(config.filters, config.kernel_sizes, strict=True):
+            layers.append(ConvLSTM(in_channels, filters, kernel, config.activation))
+            in_channels = filters
+        self.layers = nn.ModuleList(layers)
+        self.norms = nn.ModuleList(
+            nn.BatchNorm3d(f, eps=1e-3, momentum=0.01) if config.norm == "batch" else nn.Identity()
+            for f in config.filters[:-1]
+        )
+        out_channels = config.channels * p * p
+        if config.head == "conv2d":
+            k = config.head_kernel_size
+            self.head = nn.Conv2d(in_channels, out_channels, k, padding=k // 2)
+        else:
+            self.head = nn.Conv3d(in_channels, out_channels, 3, padding=1)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        state: list[State] | None = None,
+        return_state: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[State]]:
+        """Predict every next frame: ``x`` ``(N, T, C, H, W)`` -> ``(N, T, C, H, W)`` in [0, 1].
+
+        ``state`` (one ``(h, c)`` per layer, as returned with ``return_state=True``) continues
+        a sequence where an earlier call stopped; ``None`` starts from zeros.
+        """
+        self._check_input(x)
+        if state is not None and len(state) != len(self.layers):
+            raise ValueError(
+                f"state: expected one (h, c) per layer ({len(self.layers)}), got {len(state)}"
+            )
+        p = self.config.patch_size
+        if p > 1:
+            x = F.pixel_unshuffle(x, p)
+        new_state = []
+        for i, layer in enumerate(self.layers):
+            x, layer_state = layer(x, None if state is None else state[i])
+            new_state.append(layer_state)
+            if i < len(self.norms):  # norms run over (N, F, T, H, W)
+                x = self.norms[i](x.transpose(1, 2)).transpose(1, 2)
+        if self.config.head == "conv2d":
+            y = self.head(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        else:
+            y = self.head(x.transpose(1, 2)).transpose(1, 2)
+        y = torch.sigmoid(y)
+        if p > 1:
+            y = F.pixel_shuffle(y, p)
+        return (y, new_state) if return_state else y
+
+    def step(
+        self, frame: torch.Tensor, state: list[State] | None = None
+    ) -> tuple[torch.Tensor, list[State]]:
+        """Feed one frame ``(N, C, H, W)``; returns the predicted next frame and the new state.
+
+        Stepping frame by frame gives what :meth:`forward` gives on the whole sequence (in
+        training mode a batch norm then normalises with each frame's statistics alone).
+        """
+        if not self.config.causal:
+            raise ValueError(
+                "step: the conv3d head looks one frame ahead (its 3x3x3 kernel spans t-1, t, "
+                "t+1), so a prediction cannot be made from the frames so far alone; use a "
+                "causal head='conv2d' model, or re-run the whole sequence (rollout_rerun)"
+            )
+        if frame.dim() != 4:
+            raise ValueError(
+                f"frame: expected 4 dimensions (N, C, H, W), got shape {tuple(frame.shape)}"
+            )
+        y, state = self.forward(frame.unsqueeze(1), state, return_state=True)
+        return y[:, 0], state
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        c, p = self.config.channels, self.config.patch_size
+        if x.dim() != 5 or x.shape[1] == 0 or x.shape[2] != c:
+            raise ValueError(
+                f"x: expected shape (N, T >= 1, C={c}, H, W) (PyTorch layout), got {tuple(x.shape)}"
+            )
+        if x.shape[3] % p or x.shape[4] % p:
+            raise ValueError(
+                f"x: height and width must be multiples of patch_size {p}, "
+                f"got {x.shape[3]}x{x.shape[4]}"
+            )
+
+
+def build_model(config: ModelConfig) -> NextFramePredictor:
+    """A freshly initialised :class:`NextFramePredictor` for ``config``."""
+    return NextFramePredictor(config)
+
+
+def model_config(model: nn.Module) -> ModelConfig:
+    """The :class:`ModelConfig` a model was built from."""
+    if not isinstance(model, NextFramePredictor):
+        raise ValueError(
+            f"model: expected a NextFramePredictor (build_model), got {type(model).__name__}"
+        )
+    return model.config

@@ -1,0 +1,365 @@
+"""Fit a :class:`NextFramePredictor` on Moving MNIST from a :class:`~nfp_lib.config.Config`.
+
+One function, :func:`fit`: seeded data and weights, Adam(W), BCE or MSE on next-frame targets,
+learning-rate reduction and early stopping on the validation loss, optional scheduled sampling,
+a checkpoint every epoch (atomic, so a crash never leaves a broken file) and ``resume=True`` to
+continue exactly where it stopped. On CUDA it uses bf16 autocast and channels-last convolutions;
+launched by ``torchrun`` with several processes it trains data-parallel (DDP).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+from tqdm import tqdm
+
+from nfp_lib import metrics
+from nfp_lib.config import Config
+from nfp_lib.data import generate_moving_mnist
+from nfp_lib.fileio import atomic_write_text
+from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
+from nfp_lib.torch_backend.model import NextFramePredictor, build_model
+from nfp_lib.torch_backend.rollout import to_numpy
+from nfp_lib.validation import check_video
+
+HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "bce": F.binary_cross_entropy,
+    "mse": F.mse_loss,
+}
+TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch_rng")
+
+
+def teacher_forcing_probability(step: int, sampling_steps: int, sampling_end: float) -> float:
+    """Scheduled sampling: the chance of feeding the true frame at optimiser step ``step``.
+
+    Falls linearly from 1 at step 0 to ``sampling_end`` at ``sampling_steps`` and stays there;
+    1 always when ``sampling_steps`` is 0 (scheduled sampling off).
+    """
+    if sampling_steps <= 0:
+        return 1.0
+    return max(sampling_end, 1.0 - (1.0 - sampling_end) * step / sampling_steps)
+
+
+def sampled_forward(
+    model: NextFramePredictor, x: torch.Tensor, feed_truth: torch.Tensor
+) -> torch.Tensor:
+    """Step through ``x`` ``(N, T, C, H, W)`` feeding either the true or the predicted frame.
+
+    ``feed_truth`` ``(N, T)`` (bool) says, per sequence and step, whether the input at step
+    ``t >= 1`` is the true frame ``x[:, t]`` or the model's own prediction of it from step
+    ``t - 1``; step 0 always gets the true frame. Returns the predictions ``(N, T, C, H, W)``.
+    Gradients flow through the fed-back predictions.
+    """
+    state, preds = None, []
+    for t in range(x.shape[1]):
+        frame = x[:, t]
+        if t > 0:
+            keep = feed_truth[:, t].view(-1, 1, 1, 1).to(frame.dtype)
+            frame = keep * frame + (1 - keep) * preds[-1].to(frame.dtype)
+        pred, state = model.step(frame, state)
+        preds.append(pred)
+    return torch.stack(preds, dim=1)
+
+
+class _Net(nn.Module):
+    """The predictor plus scheduled sampling in one ``forward``, so DDP sees both paths."""
+
+    def __init__(self, model: NextFramePredictor) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, feed_truth: torch.Tensor | None = None) -> torch.Tensor:
+        if feed_truth is None:
+            return self.model(x)
+        return sampled_forward(self.model, x, feed_truth)
+
+
+def fit(
+    config: Config,
+    out_dir: str | Path,
+    resume: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    train_data: np.ndarray | None = None,
+    val_data: np.ndarray | None = None,
+) -> dict[str, list]:
+    """Train ``config``'s model; returns the history (one list per key of ``HISTORY_KEYS``).
+
+    ``out_dir`` receives ``config.json``, ``history.json``, ``model.pt`` (the full training
+    state, rewritten atomically after every epoch) and ``best.pt`` (the weights with the lowest
+    validation loss). ``resume=True`` continues from ``out_dir/model.pt`` with the same
+    optimizer, schedule, history and random state, so an interrupted run ends as an
+    uninterrupted one would; the architecture must match, ``epochs`` may grow.
+
+    Data: ``train_data`` / ``val_data`` (N, T, H, W, C) when given, else Moving MNIST generated
+    from ``config.train`` (seeded; new training sequences every epoch with ``fresh_data``).
+    ``device`` defaults to CUDA when present. Ctrl-C stops cleanly between checkpoints. Under
+    ``torchrun`` with ``WORLD_SIZE > 1`` every process trains on its shard of each epoch with
+    ``batch_size`` sequences per step and only rank 0 writes files or shows progress.
+    """
+    if not isinstance(config, Config):
+        raise ValueError(f"config: expected a Config, got {type(config).__name__}")
+    if config.train.sampling_steps > 0 and not config.model.causal:
+        raise ValueError(
+            "sampling_steps: scheduled sampling feeds predictions back frame by frame, which "
+            "needs a causal head='conv2d' model, got head='conv3d'"
+        )
+    out_dir = Path(out_dir)
+    train_data = _check_data(train_data, "train_data", config)
+    val_data = _check_data(val_data, "val_data", config)
+    device, rank, world, owns_group = _start(device)
+    try:
+        return _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, world)
+    finally:
+        if owns_group:
+            dist.destroy_process_group()
+
+
+def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, world):
+    """:func:`fit` once the inputs are checked and this process knows its device and rank."""
+    tc = config.train
+    cuda = device.type == "cuda"
+    torch.manual_seed(tc.seed)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    model = build_model(config.model).to(device)
+    if cuda:
+        for module in model.modules():  # 4-D weights only: a Conv3d head stays as it is
+            if isinstance(module, nn.Conv2d):
+                module.to(memory_format=torch.channels_last)
+    optimizer_class = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_class(
+        model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience
+    )
+    state = {
+        "epoch": 0,
+        "step": 0,
+        "history": {key: [] for key in HISTORY_KEYS},
+        "best_val_loss": math.inf,
+        "bad_epochs": 0,
+    }
+    if resume:
+        state = _resume(out_dir / "model.pt", config, model, optimizer, scheduler)
+    net = _Net(model)
+    if world > 1:
+        net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
+    if val_data is None:
+        val_data = _generate(tc, tc.num_val, part=1)
+    if rank == 0:
+        atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+
+    history, saved_epoch, video = state["history"], state["epoch"], train_data
+    for epoch in range(state["epoch"] + 1, tc.epochs + 1):
+        if state["bad_epochs"] >= tc.early_stopping_patience:
+            if progress and rank == 0:
+                print(f"early stopping: val_loss did not improve for {state['bad_epochs']} epochs")
+            break
+        if train_data is None and (video is None or tc.fresh_data):
+            video = _generate(tc, tc.num_train, part=0, epoch=epoch if tc.fresh_data else 1)
+        sampler = DistributedSampler(
+            range(len(video)), num_replicas=world, rank=rank, shuffle=True, seed=tc.seed
+        )
+        sampler.set_epoch(epoch)
+        start = time.perf_counter()
+        bar = tqdm(
+            total=math.ceil(sampler.num_samples / tc.batch_size),
+            desc=f"epoch {epoch}/{tc.epochs}",
+            unit="batch",
+            disable=not progress or rank != 0,
+            file=sys.stdout,
+        )
+        try:
+            loss, state["step"] = _train_epoch(
+                net, optimizer, video, list(sampler), tc, device, state["step"], bar
+            )
+            val = _validate(model, val_data, tc, device, rank, world)
+            learning_rate = optimizer.param_groups[0]["lr"]
+            scheduler.step(val["val_loss"])
+            improved = val["val_loss"] < state["best_val_loss"]
+            if improved:
+                state["best_val_loss"], state["bad_epochs"] = val["val_loss"], 0
+            else:
+                state["bad_epochs"] += 1
+            row = {"epoch": epoch, "loss": loss, **val, "learning_rate": learning_rate}
+            row["time"] = time.perf_counter() - start
+            for key in HISTORY_KEYS:
+                history[key].append(row[key])
+            bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "val_loss", "val_ssim")})
+            bar.close()
+            if rank == 0:
+                _save(out_dir, model, config, optimizer, scheduler, state, epoch, improved)
+            saved_epoch = epoch
+        except KeyboardInterrupt:
+            bar.close()
+            if rank == 0:
+                kept = (
+                    f"{out_dir / 'model.pt'} holds epoch {saved_epoch}; continue with resume=True"
+                    if saved_epoch
+                    else "no epoch was complete, nothing was saved"
+                )
+                print(f"\ninterrupted during epoch {epoch}: {kept}", file=sys.stderr)
+            break
+    return {key: list(values) for key, values in history.items()}
+
+
+def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, bool]:
+    """The device, rank and world size; joins the process group under ``torchrun``."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return device, 0, 1, False
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    owns_group = not dist.is_initialized()
+    if owns_group:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device, dist.get_rank(), dist.get_world_size(), owns_group
+
+
+def _check_data(video: np.ndarray | None, name: str, config: Config) -> np.ndarray | None:
+    if video is None:
+        return None
+    return check_video(video, name, channels=config.model.channels, min_frames=2)
+
+
+def _generate(tc, num: int, part: int, epoch: int = 0) -> np.ndarray:
+    """Seeded Moving MNIST: validation is part 1, training part 0 of ``epoch`` (always 1
+    without ``fresh_data``, so epoch 1 sees the same sequences either way)."""
+    seed = int(np.random.SeedSequence([tc.seed, part, epoch]).generate_state(1)[0])
+    return generate_moving_mnist(
+        num, num_frames=tc.num_frames, size=tc.image_size, seed=seed, digits=tc.digits
+    )
+
+
+def _frames(video: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Numpy (N, T, H, W, C) -> (N, T, C, H, W) on ``device``; each frame channels-last on CUDA."""
+    x = torch.from_numpy(np.ascontiguousarray(video, np.float32)).to(device, non_blocking=True)
+    x = x.permute(0, 1, 4, 2, 3)
+    return x if device.type == "cuda" else x.contiguous()
+
+
+def _autocast(tc, device: torch.device):
+    enabled = tc.mixed_precision and device.type == "cuda"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def _train_epoch(net, optimizer, video, indices, tc, device, step, bar) -> tuple[float, int]:
+    """One pass over ``indices``; returns the mean training loss and the new step count."""
+    net.train()
+    loss_fn = LOSSES[tc.loss]
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for i in range(0, len(indices), tc.batch_size):
+        batch = _frames(video[indices[i : i + tc.batch_size]], device)
+        x, y = batch[:, :-1], batch[:, 1:]
+        feed_truth = None
+        if tc.sampling_steps > 0:
+            p = teacher_forcing_probability(step, tc.sampling_steps, tc.sampling_end)
+            feed_truth = (torch.rand(x.shape[:2]) < p).to(device)
+        with _autocast(tc, device):
+            pred = net(x, feed_truth)
+        loss = loss_fn(pred.float(), y)  # in float32, outside autocast (BCE is unsafe in bf16)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        total += loss.detach() * len(x)
+        bar.update()
+        if bar.n % 10 == 1 and not bar.disable:
+            bar.set_postfix(loss=f"{loss.item():.4g}")
+    sums = torch.stack([total, torch.tensor(float(len(indices)), device=device).double()])
+    if dist.is_initialized():
+        dist.all_reduce(sums)
+        for buffer in net.buffers():  # batch-norm statistics of the last step: take rank 0's
+            dist.broadcast(buffer, 0)
+    return float(sums[0] / sums[1]), step
+
+
+def _validate(model, video, tc, device, rank, world) -> dict[str, float]:
+    """Teacher-forced validation loss, MSE and SSIM, averaged over sequences (and processes)."""
+    model.eval()
+    loss_fn = LOSSES[tc.loss]
+    shard = video[rank::world]
+    sums = np.zeros(4)
+    with torch.no_grad():
+        for i in range(0, len(shard), tc.batch_size):
+            part = shard[i : i + tc.batch_size]
+            batch = _frames(part, device)
+            with _autocast(tc, device):
+                pred = model(batch[:, :-1])
+            pred = pred.float()
+            n = len(part)
+            truth, guess = part[:, 1:], to_numpy(pred)
+            sums += [
+                loss_fn(pred, batch[:, 1:]).item() * n,
+                metrics.mse(truth, guess).mean() * n,
+                metrics.ssim(truth, guess).mean() * n,
+                n,
+            ]
+    totals = torch.tensor(sums, dtype=torch.float64, device=device)
+    if dist.is_initialized():
+        dist.all_reduce(totals)
+    loss, mse, ssim, n = totals.tolist()
+    return {"val_loss": loss / n, "val_mse": mse / n, "val_ssim": ssim / n}
+
+
+def _resume(path: Path, config: Config, model, optimizer, scheduler) -> dict:
+    """Restore a training state from ``path`` into the given objects; returns the counters."""
+    if not path.is_file():
+        raise ValueError(f"resume: expected a checkpoint at {path}, found none")
+    _, saved, checkpoint = load_checkpoint(path)
+    if saved.model != config.model:
+        raise ValueError(
+            f"resume: {path} holds the architecture {saved.model}, expected {config.model}"
+        )
+    missing = [key for key in TRAIN_STATE_KEYS if key not in checkpoint]
+    if missing:
+        raise ValueError(f"resume: {path} is not a training checkpoint (no {', '.join(missing)})")
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    return {
+        "epoch": int(checkpoint["epoch"]),
+        "step": int(checkpoint["step"]),
+        "history": {key: list(checkpoint["history"][key]) for key in HISTORY_KEYS},
+        "best_val_loss": float(checkpoint["best_val_loss"]),
+        "bad_epochs": int(checkpoint["bad_epochs"]),
+    }
+
+
+def _save(out_dir, model, config, optimizer, scheduler, state, epoch, improved) -> None:
+    """``model.pt`` (full state), ``best.pt`` when improved, then ``history.json``."""
+    save_checkpoint(
+        out_dir / "model.pt",
+        model,
+        config,
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict(),
+        epoch=epoch,
+        step=state["step"],
+        history=state["history"],
+        best_val_loss=state["best_val_loss"],
+        bad_epochs=state["bad_epochs"],
+        torch_rng=torch.get_rng_state(),
+    )
+    if improved:
+        save_checkpoint(out_dir / "best.pt", model, config, epoch=epoch)
+    atomic_write_text(out_dir / "history.json", json.dumps(state["history"], indent=2) + "\n")

@@ -1,0 +1,269 @@
+"""The PyTorch ConvLSTM cell, layer and predictor: maths, shapes, causality and rollouts."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nfp_lib.config import ModelConfig
+from nfp_lib.torch_backend import (
+    ConvLSTM,
+    ConvLSTMCell,
+    NextFramePredictor,
+    build_model,
+    model_config,
+    predict_next,
+    rollout,
+    rollout_rerun,
+    to_numpy,
+    to_tensor,
+)
+
+CAUSAL = {
+    "plain": ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none"),
+    "batchnorm-patch2": ModelConfig(
+        filters=(4, 6), kernel_sizes=(3, 1), norm="batch", patch_size=2
+    ),
+    "relu-patch4-rgb": ModelConfig(
+        filters=(8,), kernel_sizes=(5,), activation="relu", patch_size=4, channels=3
+    ),
+}
+LEAKY = ModelConfig(filters=(4, 4), kernel_sizes=(3, 3), activation="relu", head="conv3d")
+
+
+def _model(config: ModelConfig, seed: int = 0) -> NextFramePredictor:
+    torch.manual_seed(seed)
+    model = build_model(config).eval()
+    for norm in model.norms:  # non-trivial running statistics, so eval-mode norms matter
+        if isinstance(norm, torch.nn.BatchNorm3d):
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def _frames(config: ModelConfig, n: int = 2, t: int = 6, size: int = 16, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, t, config.channels, size, size, generator=gen)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_cell_matches_the_equations_with_separate_input_and_recurrent_kernels(activation):
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(3, 5, 3, activation)
+    x, h, c = torch.randn(2, 3, 7, 6), torch.randn(2, 5, 7, 6), torch.randn(2, 5, 7, 6)
+    with torch.no_grad():
+        cell.conv.bias.normal_()
+        h_new, (h_state, c_new) = cell(x, (h, c))
+    # Keras' form: an input kernel on x plus a recurrent kernel on h, gates in order i, f, c, o.
+    w, b = cell.conv.weight, cell.conv.bias
+    z = F.conv2d(x, w[:, :3], b, padding=1) + F.conv2d(h, w[:, 3:], padding=1)
+    act = torch.tanh if activation == "tanh" else torch.relu
+    i, f, g, o = (z[:, k * 5 : (k + 1) * 5] for k in range(4))
+    c_ref = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+    h_ref = torch.sigmoid(o) * act(c_ref)
+    torch.testing.assert_close(c_new, c_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(h_new, h_ref, rtol=1e-5, atol=1e-6)
+    assert h_state is h_new
+
+
+def test_cell_bias_starts_with_forget_gate_one_and_state_at_zero():
+    cell = ConvLSTMCell(2, 4, 3)
+    assert cell.conv.weight.shape == (16, 6, 3, 3)
+    expected = torch.tensor([0.0] * 4 + [1.0] * 4 + [0.0] * 8)
+    assert torch.equal(cell.conv.bias.detach(), expected)
+    x = torch.rand(1, 2, 5, 5)
+    zeros = torch.zeros(1, 4, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(cell(x)[0], cell(x, (zeros, zeros))[0])
+
+
+def test_cell_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="activation"):
+        ConvLSTMCell(1, 4, 3, "gelu")
+    with pytest.raises(ValueError, match="odd"):
+        ConvLSTMCell(1, 4, 2)
+
+
+def test_convlstm_layer_runs_the_cell_over_time():
+    torch.manual_seed(0)
+    layer = ConvLSTM(2, 4, 3)
+    x = torch.rand(3, 5, 2, 8, 8)
+    with torch.no_grad():
+        out, (h, c) = layer(x)
+        state = None
+        for t in range(5):
+            h_t, state = layer.cell(x[:, t], state)
+            assert torch.equal(out[:, t], h_t)
+    assert out.shape == (3, 5, 4, 8, 8) and c.shape == (3, 4, 8, 8)
+    assert torch.equal(h, out[:, -1])
+
+
+@pytest.mark.parametrize("config", [*CAUSAL.values(), LEAKY], ids=[*CAUSAL, "conv3d"])
+def test_predictor_shapes_and_layers(config):
+    model = _model(config)
+    p, filters = config.patch_size, config.filters
+    assert len(model.layers) == len(filters) and len(model.norms) == len(filters) - 1
+    assert model.layers[0].cell.in_channels == config.channels * p * p
+    norm_type = torch.nn.BatchNorm3d if config.norm == "batch" else torch.nn.Identity
+    assert all(isinstance(norm, norm_type) for norm in model.norms)
+    head_type = torch.nn.Conv2d if config.head == "conv2d" else torch.nn.Conv3d
+    assert isinstance(model.head, head_type) and model.head.out_channels == config.channels * p * p
+    x = _frames(config)
+    with torch.no_grad():
+        y, state = model(x, return_state=True)
+    assert y.shape == x.shape
+    assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+    assert len(state) == len(filters)
+    for (h, c), f in zip(state, filters, strict=True):
+        assert h.shape == c.shape == (2, f, 16 // p, 16 // p)
+    assert model_config(model) is config
+
+
+def test_batch_norm_uses_keras_defaults():
+    norm = _model(CAUSAL["batchnorm-patch2"]).norms[0]
+    assert (norm.eps, norm.momentum) == (1e-3, 0.01)  # Keras: epsilon 1e-3, momentum 0.99
+
+
+def test_patching_channel_order_is_c_p_p():
+    """pixel_unshuffle's order, which the Keras SpaceToDepth layer reproduces."""
+    p, x = 2, torch.arange(2 * 4 * 6, dtype=torch.float32).reshape(1, 2, 4, 6)
+    patches = F.pixel_unshuffle(x, p)
+    for c in range(2):
+        for py in range(p):
+            for px in range(p):
+                assert torch.equal(patches[0, c * p * p + py * p + px], x[0, c, py::p, px::p])
+    assert torch.equal(F.pixel_shuffle(patches, p), x)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((1, 3, 1, 18, 16), "multiples of patch_size 4"),
+        ((1, 3, 1, 16, 14), "multiples of patch_size 4"),
+        ((1, 3, 3, 16, 16), "C=1"),
+        ((3, 1, 16, 16), "N, T >= 1"),
+        ((1, 0, 1, 16, 16), "N, T >= 1"),
+    ],
+)
+def test_predictor_rejects_bad_input(shape, message):
+    model = _model(ModelConfig(filters=(4,), kernel_sizes=(3,), patch_size=4))
+    with pytest.raises(ValueError, match=message):
+        model(torch.zeros(shape))
+
+
+def test_predictor_needs_a_model_config():
+    with pytest.raises(ValueError, match="ModelConfig"):
+        NextFramePredictor({"filters": (4,)})
+    with pytest.raises(ValueError, match="NextFramePredictor"):
+        model_config(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("config", CAUSAL.values(), ids=CAUSAL)
+def test_causal_outputs_ignore_later_frames_exactly(config):
+    model, x = _model(config), _frames(config)
+    changed = x.clone()
+    changed[:, 3:] = torch.rand_like(changed[:, 3:])
+    with torch.no_grad():
+        a, b = model(x), model(changed)
+    assert torch.equal(a[:, :3], b[:, :3])  # predictions of frames 1..3 saw frames 0..2 only
+    assert not torch.equal(a[:, 3], b[:, 3])
+
+
+def test_conv3d_head_leaks_the_next_frame():
+    model, x = _model(LEAKY), _frames(LEAKY)
+    changed = x.clone()
+    changed[:, 3] = torch.rand_like(changed[:, 3])
+    with torch.no_grad():
+        a, b = model(x), model(changed)
+    assert torch.equal(a[:, :2], b[:, :2])
+    assert not torch.equal(a[:, 2], b[:, 2])  # the prediction of frame 3 saw frame 3
+
+
+@pytest.mark.parametrize("config", CAUSAL.values(), ids=CAUSAL)
+def test_step_by_step_equals_forward(config):
+    model, x = _model(config), _frames(config)
+    with torch.no_grad():
+        full, full_state = model(x, return_state=True)
+        state, steps = None, []
+        for t in range(x.shape[1]):
+            y, state = model.step(x[:, t], state)
+            steps.append(y)
+        # continuing a sequence from a returned state equals running it whole
+        first, mid_state = model(x[:, :4], return_state=True)
+        rest = model(x[:, 4:], state=mid_state)
+    torch.testing.assert_close(torch.stack(steps, 1), full, rtol=0, atol=1e-6)
+    torch.testing.assert_close(torch.cat([first, rest], 1), full, rtol=0, atol=1e-6)
+    for (h, c), (h_ref, c_ref) in zip(state, full_state, strict=True):
+        torch.testing.assert_close(h, h_ref, rtol=0, atol=1e-6)
+        torch.testing.assert_close(c, c_ref, rtol=0, atol=1e-6)
+
+
+def test_step_errors():
+    with pytest.raises(ValueError, match="conv3d head looks one frame ahead"):
+        _model(LEAKY).step(torch.zeros(1, 1, 16, 16), None)
+    with pytest.raises(ValueError, match="4 dimensions"):
+        _model(CAUSAL["plain"]).step(torch.zeros(1, 1, 1, 16, 16), None)
+    with pytest.raises(ValueError, match="one \\(h, c\\) per layer"):
+        _model(CAUSAL["batchnorm-patch2"])(torch.zeros(1, 2, 1, 16, 16), state=[None])
+
+
+def test_numpy_layout_round_trip():
+    video = np.random.default_rng(0).random((2, 3, 4, 5, 3), dtype=np.float32)
+    tensor = to_tensor(video)
+    assert tensor.shape == (2, 3, 3, 4, 5) and tensor[1, 2, 0, 3, 4] == video[1, 2, 3, 4, 0]
+    assert np.array_equal(to_numpy(tensor), video)
+
+
+@pytest.mark.parametrize("config", CAUSAL.values(), ids=CAUSAL)
+def test_predict_next_is_the_teacher_forced_forward(config):
+    model = _model(config).train()
+    video = to_numpy(_frames(config, n=3, t=5))
+    out = predict_next(model, video, batch_size=2)
+    assert out.shape == (3, 4, 16, 16, config.channels) and out.dtype == np.float32
+    with torch.no_grad():
+        ref = to_numpy(model.eval()(to_tensor(video[:, :-1])))
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", CAUSAL.values(), ids=CAUSAL)
+def test_rollout_equals_rerun_for_causal_models(config):
+    model = _model(config)
+    context = to_numpy(_frames(config, n=3, t=4))
+    fast = rollout(model, context, 5, batch_size=2)
+    slow = rollout_rerun(model, context, 5)
+    assert fast.shape == (3, 5, 16, 16, config.channels)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-5)
+    with torch.no_grad():  # the first rolled-out frame is the one-step prediction
+        ref = to_numpy(model(to_tensor(context))[:, -1:])
+    np.testing.assert_allclose(fast[:, :1], ref, rtol=0, atol=1e-6)
+    assert not np.allclose(fast[:, 0], fast[:, -1])
+
+
+def test_rollout_rerun_feeds_back_the_whole_sequence_for_the_leaky_head():
+    model = _model(LEAKY)
+    context = to_numpy(_frames(LEAKY, n=2, t=3))
+    out = rollout_rerun(model, context, 3)
+    assert out.shape == (2, 3, 16, 16, 1)
+    with torch.no_grad():
+        seq = to_tensor(context)
+        for _ in range(3):
+            seq = torch.cat([seq, model(seq)[:, -1:]], 1)
+    np.testing.assert_allclose(out, to_numpy(seq[:, 3:]), rtol=0, atol=1e-6)
+
+
+def test_rollout_errors_and_training_mode_is_restored():
+    model = _model(CAUSAL["plain"]).train()
+    context = to_numpy(_frames(CAUSAL["plain"], n=1, t=3))
+    for fn in (rollout, rollout_rerun):
+        with pytest.raises(ValueError, match="horizon"):
+            fn(model, context, 0)
+    with pytest.raises(ValueError, match="rollout_rerun"):
+        rollout(_model(LEAKY), context, 2)
+    with pytest.raises(ValueError, match="1 channel"):
+        rollout(model, np.zeros((1, 3, 16, 16, 3), np.float32), 2)
+    with pytest.raises(ValueError, match="values in \\[0, 1\\]"):
+        predict_next(model, context * 2 + 0.5)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        predict_next(model, context[:, :1])
+    rollout(model, context, 2)
+    assert model.training

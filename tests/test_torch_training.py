@@ -1,0 +1,345 @@
+"""Training the PyTorch model: history, checkpoints, exact resume, interrupts, sampling."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import nfp_lib.torch_backend.train as train_module
+from nfp_lib.config import Config, ModelConfig, TrainConfig
+from nfp_lib.data import generate_moving_mnist
+from nfp_lib.torch_backend import (
+    CHECKPOINT_FORMAT,
+    HISTORY_KEYS,
+    NextFramePredictor,
+    build_model,
+    fit,
+    load_checkpoint,
+    rollout,
+    rollout_rerun,
+    sampled_forward,
+    save_checkpoint,
+    teacher_forcing_probability,
+    to_numpy,
+)
+
+TINY = Config(
+    ModelConfig(filters=(4, 4), kernel_sizes=(3, 3), norm="batch", patch_size=4),
+    TrainConfig(epochs=2, batch_size=8, num_train=16, num_val=4, num_frames=6, image_size=32),
+)
+
+
+def _fit(config: Config, out, **kwargs) -> dict:
+    return fit(config, out, device="cpu", progress=False, **kwargs)
+
+
+def _weights(path) -> dict:
+    return load_checkpoint(path)[0].state_dict()
+
+
+def _same_history(a: dict, b: dict) -> None:
+    assert a["epoch"] == b["epoch"]
+    for key in set(HISTORY_KEYS) - {"epoch", "time"}:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)
+
+
+def _same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, _fit(TINY, out)
+
+
+def test_fit_writes_history_config_and_checkpoints(run):
+    out, history = run
+    assert tuple(history) == HISTORY_KEYS
+    assert history["epoch"] == [1, 2]
+    assert all(len(values) == 2 for values in history.values())
+    assert all(0 < v < 1 for v in history["loss"] + history["val_loss"] + history["val_mse"])
+    assert all(-1 <= v <= 1 for v in history["val_ssim"])
+    assert history["learning_rate"] == [TINY.train.learning_rate] * 2
+    assert json.loads((out / "history.json").read_text()) == history
+    assert json.loads((out / "config.json").read_text()) == TINY.to_dict()
+    model, config, checkpoint = load_checkpoint(out / "model.pt")
+    assert isinstance(model, NextFramePredictor) and not model.training
+    assert config == TINY and checkpoint["format"] == CHECKPOINT_FORMAT
+    assert checkpoint["epoch"] == 2 and checkpoint["history"] == history
+    assert checkpoint["best_val_loss"] == min(history["val_loss"])
+    assert {"optimizer", "scheduler", "torch_rng", "bad_epochs"} <= checkpoint.keys()
+    best = load_checkpoint(out / "best.pt")[2]
+    assert best["epoch"] == 1 + int(np.argmin(history["val_loss"]))
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(run, tmp_path):
+    out, history = run
+    first = _fit(TINY.replace(train={"epochs": 1}), tmp_path)
+    assert first["loss"][0] == history["loss"][0]  # same seed, same first epoch
+    resumed = _fit(TINY, tmp_path, resume=True)
+    _same_history(resumed, history)
+    _same_weights(_weights(tmp_path / "model.pt"), _weights(out / "model.pt"))
+    _same_history(_fit(TINY, tmp_path, resume=True), history)  # finished: nothing more to do
+
+
+def test_another_seed_gives_another_first_epoch(run, tmp_path):
+    other = _fit(TINY.replace(train={"epochs": 1, "seed": 1}), tmp_path)
+    assert other["loss"][0] != run[1]["loss"][0]
+
+
+def test_loss_decreases_on_fixed_data(tmp_path):
+    video = generate_moving_mnist(8, num_frames=5, size=32, seed=3)
+    config = TINY.replace(train={"epochs": 6, "learning_rate": 1e-2, "batch_size": 4})
+    history = _fit(config, tmp_path, train_data=video, val_data=video[:2])
+    assert history["loss"][-1] < 0.8 * history["loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_the_leaky_conv3d_head_trains_and_rolls_out_by_rerunning(tmp_path):
+    history = _fit(TINY.replace(model={"head": "conv3d"}, train={"epochs": 1}), tmp_path)
+    assert history["epoch"] == [1] and np.isfinite(history["loss"]).all()
+    model, config, _ = load_checkpoint(tmp_path / "model.pt")
+    assert isinstance(model.head, torch.nn.Conv3d) and not config.model.causal
+    context = generate_moving_mnist(2, num_frames=3, size=32, seed=5)
+    assert rollout_rerun(model, context, 2).shape == (2, 2, 32, 32, 1)
+
+
+def test_generated_data_is_seeded_and_fresh_each_epoch_when_asked(tmp_path, monkeypatch):
+    seeds = []
+
+    def spy(num, **kwargs):
+        seeds.append((num, kwargs["seed"]))
+        return generate_moving_mnist(num, **kwargs)
+
+    monkeypatch.setattr(train_module, "generate_moving_mnist", spy)
+    config = TINY.replace(train={"epochs": 3, "num_train": 8})
+    _fit(config, tmp_path / "fixed")
+    fixed = seeds.copy()
+    assert [n for n, _ in fixed] == [4, 8]  # validation once, training once
+    seeds.clear()
+    _fit(config.replace(train={"fresh_data": True}), tmp_path / "fresh")
+    train_seeds = [s for n, s in seeds if n == 8]
+    assert len(set(train_seeds)) == 3 and train_seeds[0] == fixed[1][1]
+    assert [s for n, s in seeds if n == 4] == [fixed[0][1]]
+
+
+def test_bad_data_and_config_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="train_data: expected 1 channel"):
+        _fit(TINY, tmp_path, train_data=np.zeros((2, 4, 32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="val_data: expected at least 2 frames"):
+        _fit(TINY, tmp_path, val_data=np.zeros((2, 1, 32, 32, 1), np.float32))
+    with pytest.raises(ValueError, match="Config"):
+        _fit(TINY.model, tmp_path)
+    leaky = TINY.replace(model={"head": "conv3d"}, train={"sampling_steps": 10})
+    with pytest.raises(ValueError, match="scheduled sampling .* needs a causal"):
+        _fit(leaky, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_learning_rate_reduction_and_early_stopping(tmp_path, monkeypatch):
+    epochs = []
+
+    def worsening(*args):
+        epochs.append(len(epochs) + 1)
+        return {"val_loss": float(len(epochs)), "val_mse": 0.1, "val_ssim": 0.5}
+
+    monkeypatch.setattr(train_module, "_validate", worsening)
+    config = TINY.replace(train={"epochs": 10, "lr_patience": 0, "early_stopping_patience": 2})
+    history = _fit(config, tmp_path)
+    assert history["epoch"] == [1, 2, 3]  # best at 1, then two epochs without improvement
+    assert history["learning_rate"] == [1e-3, 1e-3, 5e-4]
+    assert load_checkpoint(tmp_path / "best.pt")[2]["epoch"] == 1
+
+
+def test_teacher_forcing_probability_falls_linearly():
+    assert teacher_forcing_probability(0, 0, 0.0) == 1.0
+    assert teacher_forcing_probability(10**6, 0, 0.0) == 1.0
+    assert teacher_forcing_probability(0, 100, 0.2) == 1.0
+    assert teacher_forcing_probability(50, 100, 0.2) == pytest.approx(0.6)
+    assert teacher_forcing_probability(100, 100, 0.2) == pytest.approx(0.2)
+    assert teacher_forcing_probability(500, 100, 0.2) == pytest.approx(0.2)
+
+
+def test_sampled_forward_feeds_back_predictions_or_truth():
+    torch.manual_seed(0)
+    model = build_model(TINY.model).eval()
+    x = torch.rand(2, 5, 1, 16, 16)
+    never, always = torch.zeros(2, 5, dtype=torch.bool), torch.ones(2, 5, dtype=torch.bool)
+    with torch.no_grad():
+        free = sampled_forward(model, x, never)
+        other = x.clone()
+        other[:, 1:] = torch.rand_like(other[:, 1:])
+        assert torch.equal(sampled_forward(model, other, never), free)  # only frame 0 is seen
+        torch.testing.assert_close(sampled_forward(model, x, always), model(x), rtol=0, atol=1e-6)
+        mixed = never.clone()
+        mixed[1, 2] = True  # sequence 1 gets the true frame 2 at step 2
+        out = sampled_forward(model, x, mixed)
+    np.testing.assert_allclose(to_numpy(free), rollout(model, to_numpy(x[:, :1]), 5), atol=1e-6)
+    assert torch.equal(out[0], free[0]) and torch.equal(out[1, :2], free[1, :2])
+    assert not torch.equal(out[1, 2], free[1, 2])
+
+
+@pytest.mark.parametrize("sampling_steps", [0, 4])
+def test_fit_steps_frame_by_frame_only_with_scheduled_sampling(
+    tmp_path, monkeypatch, sampling_steps
+):
+    calls = []
+    step = NextFramePredictor.step
+
+    def spy(self, frame, state=None):
+        calls.append(self.training)
+        return step(self, frame, state)
+
+    monkeypatch.setattr(NextFramePredictor, "step", spy)
+    config = TINY.replace(train={"epochs": 1, "sampling_steps": sampling_steps})
+    history = _fit(config, tmp_path)
+    # 16 sequences in batches of 8, 5 input frames each: 2 * 5 steps with sampling, none without
+    assert calls == ([True] * 10 if sampling_steps else [])
+    assert load_checkpoint(tmp_path / "model.pt")[2]["step"] == 2
+    assert history["epoch"] == [1]
+
+
+def test_resume_errors(run, tmp_path):
+    with pytest.raises(ValueError, match="expected a checkpoint at"):
+        _fit(TINY, tmp_path, resume=True)
+    other = TINY.replace(model={"filters": (4, 8)})
+    with pytest.raises(ValueError, match="holds the architecture"):
+        _fit(other, run[0], resume=True)
+    (tmp_path / "model.pt").write_bytes((run[0] / "best.pt").read_bytes())
+    with pytest.raises(ValueError, match="not a training checkpoint"):
+        _fit(TINY, tmp_path, resume=True)
+
+
+def test_load_checkpoint_rejects_broken_and_foreign_files(run, tmp_path):
+    good = (run[0] / "model.pt").read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good[: len(good) // 2])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    for path in (truncated, garbage):
+        with pytest.raises(ValueError, match="cannot be read") as err:
+            load_checkpoint(path)
+        assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match="no such file"):
+        load_checkpoint(tmp_path / "missing.pt")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"format": "something-else", "model": {}}, foreign)
+    with pytest.raises(ValueError, match="expected format 'nfp-torch-1', got 'something-else'"):
+        load_checkpoint(foreign)
+    checkpoint = torch.load(run[0] / "model.pt", weights_only=True)
+    checkpoint["config"]["model"]["filters"] = [4, 8]
+    mismatched = tmp_path / "mismatched.pt"
+    torch.save(checkpoint, mismatched)
+    with pytest.raises(ValueError, match="another architecture") as err:
+        load_checkpoint(mismatched)
+    message = str(err.value)
+    assert (
+        str(mismatched) in message and "expected shape (32, 12, 3, 3), got (16, 8, 3, 3)" in message
+    )
+    assert (run[0] / "model.pt").read_bytes() == good
+
+
+def test_save_checkpoint_checks_config_and_round_trips(tmp_path):
+    model = build_model(TINY.model)
+    path = save_checkpoint(tmp_path / "weights.pt", model, epoch=3)
+    loaded, config, checkpoint = load_checkpoint(path)
+    assert config == Config(model=TINY.model) and checkpoint["epoch"] == 3
+    _same_weights(loaded.state_dict(), model.state_dict())
+    with pytest.raises(ValueError, match="whose model is the model's"):
+        save_checkpoint(tmp_path / "x.pt", model, TINY.replace(model={"filters": (4, 8)}))
+
+
+def test_a_failed_save_leaves_the_last_good_checkpoint(tmp_path, monkeypatch):
+    model = build_model(TINY.model)
+    path = save_checkpoint(tmp_path / "model.pt", model, TINY, epoch=1)
+    good = path.read_bytes()
+
+    def dies_half_way(obj, file):
+        with open(file, "wb") as f:
+            f.write(good[:100])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with torch.no_grad():
+        model.head.weight.add_(1.0)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, TINY, epoch=2)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left
+
+
+# A training run in a child process, slowed by sleeping in every training forward so that a
+# signal reliably lands in the middle of an epoch (sleeping costs no CPU).
+CHILD = """
+import json, sys, time
+import torch
+from nfp_lib.config import Config
+from nfp_lib.torch_backend import NextFramePredictor, fit
+
+torch.set_num_threads(1)
+forward = NextFramePredictor.forward
+
+def slow(self, *args, **kwargs):
+    if self.training:
+        time.sleep(0.05)
+    return forward(self, *args, **kwargs)
+
+NextFramePredictor.forward = slow
+fit(Config.from_dict(json.loads(sys.argv[1])), sys.argv[2], device="cpu", progress=False)
+print("fit returned")
+"""
+SLOW = TINY.replace(train={"epochs": 3, "num_train": 160})  # 20 batches: about 1 s an epoch
+
+
+def _interrupt_second_epoch(out, sig) -> subprocess.CompletedProcess:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(SLOW.to_dict()), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "history.json").exists() and child.poll() is None:  # written last
+            assert time.monotonic() < deadline, "the child never finished its first epoch"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        child.send_signal(sig)
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+
+
+def test_sigkill_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes(tmp_path):
+    out = tmp_path / "killed"
+    done = _interrupt_second_epoch(out, signal.SIGKILL)
+    assert done.returncode == -signal.SIGKILL
+    checkpoint = load_checkpoint(out / "model.pt")[2]
+    assert checkpoint["epoch"] == 1
+    assert json.loads((out / "history.json").read_text())["epoch"] == [1]
+    resumed = _fit(SLOW, out, resume=True)
+    reference = _fit(SLOW, tmp_path / "reference")
+    _same_history(resumed, reference)
+    _same_weights(_weights(out / "model.pt"), _weights(tmp_path / "reference" / "model.pt"))
+
+
+def test_ctrl_c_mid_epoch_stops_cleanly(tmp_path):
+    out = tmp_path / "interrupted"
+    done = _interrupt_second_epoch(out, signal.SIGINT)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "fit returned" in done.stdout
+    assert "interrupted during epoch 2" in done.stderr and "holds epoch 1" in done.stderr
+    assert load_checkpoint(out / "model.pt")[2]["epoch"] == 1
