@@ -27,3 +27,10 @@ def test_keeps_suffix_for_picky_writers(tmp_path):
     atomic_save(target, lambda tmp: np.save(tmp, np.arange(3)))
     np.testing.assert_array_equal(np.load(target), np.arange(3))
     assert [p.name for p in tmp_path.iterdir()] == ["arr.npy"]
+
+
+def test_written_file_has_the_usual_permissions(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    target = atomic_write_text(tmp_path / "atomic.txt", "x")
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
