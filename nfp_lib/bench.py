@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +29,19 @@ CASES = {
     "laptop/torch": ("torch", PRESETS["laptop"].model),
 }
 BATCH, FRAMES, SIZE, CONTEXT, HORIZON = 5, 20, 64, 10, 10
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def stored_benchmark(name: str = "cpu") -> dict:
+    """A benchmark result shipped with the package: ``results/bench-<name>.json``.
+
+    Each was written by ``python -m nfp_lib bench --json`` (see the file's ``command`` key).
+    """
+    path = RESULTS_DIR / f"bench-{name}.json"
+    if not path.is_file():
+        found = sorted(p.stem.removeprefix("bench-") for p in RESULTS_DIR.glob("bench-*.json"))
+        raise ValueError(f"benchmark: expected one of {found}, got {name!r}")
+    return json.loads(path.read_text())
 
 
 def run_benchmarks(
@@ -37,7 +51,8 @@ def run_benchmarks(
 
     Returns a JSON-ready dict: ``device``, ``batch``, ``frames``, ``size``, ``cases`` (name ->
     ``train_step_s``, ``peak_memory_mb``, ``rollout_s``, ``rollout_method``, ``parameters``),
-    ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time).
+    ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time), and
+    ``load_average`` (the machine's one-minute load at the end: other work skews timings).
     """
     names = cases or list(CASES)
     unknown = set(names) - set(CASES)
@@ -49,6 +64,7 @@ def run_benchmarks(
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
     return {
         "device": _device_name(device),
+        "load_average": os.getloadavg()[0],
         "batch": BATCH,
         "frames": FRAMES - 1,
         "size": size,

@@ -134,6 +134,7 @@ def _bench(args: argparse.Namespace) -> int:
     from nfp_lib.bench import format_table, run_benchmarks
 
     results = run_benchmarks(device=args.device, steps=args.steps, cases=args.cases)
+    results["command"] = " ".join(["python -m nfp_lib", *sys.argv[1:]])
     print(json.dumps(results) if args.json else format_table(results))
     return 0
 

@@ -1,0 +1,438 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A ConvLSTM in PyTorch
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/02_convlstm_pytorch.ipynb)
+#
+# This chapter builds the model of the book from the ground up, in plain PyTorch. We write the
+# convolutional LSTM cell of Shi et al. (2015) in a few lines, check it against the one in
+# `nfp_lib`, stack three of them into a next-frame predictor and follow a batch of Moving MNIST
+# videos through it, shape by shape. Then we check the one property a next-frame predictor must
+# have and that is easy to lose: its prediction of frame t + 1 may only look at frames 1 to t.
+# No training yet; that is a later chapter.
+
+# %% [markdown]
+# ## Set-up
+#
+# The book's code lives in a small library, `nfp_lib`. On your own machine `make book` has
+# installed it already; on Colab this cell installs it from GitHub (once per session).
+
+# %%
+import subprocess
+import sys
+
+try:
+    import nfp_lib  # noqa: F401
+except ImportError:
+    subprocess.check_call(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "nfp-lib @ git+https://github.com/nfp-book/nfp",
+        ]
+    )
+
+# %% [markdown]
+# The **parameters** cell. Nothing here trains, so even the defaults run in seconds;
+# `NFP_QUICK=1` only shortens the videos.
+
+# %% tags=["parameters"]
+import os
+
+QUICK = os.environ.get("NFP_QUICK") == "1"
+BATCH = 2  # videos pushed through the model
+NUM_FRAMES = 12 if QUICK else 20  # frames per video
+IMAGE_SIZE = 64  # pixels, square
+CONTEXT = 6 if QUICK else 10  # frames seen before a rollout
+SEED = 0
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nfp_lib import data, torch_backend, viz
+from nfp_lib.config import PRESETS
+
+torch.manual_seed(SEED)
+
+# %% [markdown]
+# ## From LSTM to ConvLSTM
+#
+# An LSTM reads a sequence one element at a time and carries two vectors along: a *hidden
+# state* h, its output, and a *cell state* c, its memory. At every step three *gates* (numbers
+# between 0 and 1, one per memory cell) decide how much of the old memory to keep (forget gate
+# f), how much of a new *candidate* g to write (input gate i) and how much of the memory to show
+# as output (output gate o). Each gate is a matrix product of the input and the previous hidden
+# state, followed by a sigmoid.
+#
+# A video frame could be flattened into one long vector and fed to such an LSTM, but that throws
+# away what makes it an image: every memory cell would be connected to every pixel, with a
+# weight for each pair (a 64 x 64 frame and 64 cells already need 4 x 64 x 4096 input weights),
+# and a digit moving one pixel to the right would look like a completely different input.
+#
+# The **convolutional LSTM** (ConvLSTM) of Shi et al. (2015) keeps the LSTM and replaces every
+# matrix product with a convolution. The input $x_t$, the hidden state $h_t$ and the cell state
+# $c_t$ are then all images, tensors of shape (channels, height, width), and each memory cell
+# sits at a pixel and only looks at its neighbourhood. With $*$ a convolution with "same"
+# padding (so the image size does not change), $\sigma$ the sigmoid, $\odot$ the element-wise
+# product and $\operatorname{act}$ the activation ($\tanh$ in the paper):
+#
+# $$
+# \begin{aligned}
+# i_t &= \sigma\left(W_{xi} * x_t + W_{hi} * h_{t-1} + b_i\right) && \text{input gate} \\
+# f_t &= \sigma\left(W_{xf} * x_t + W_{hf} * h_{t-1} + b_f\right) && \text{forget gate} \\
+# g_t &= \operatorname{act}\left(W_{xc} * x_t + W_{hc} * h_{t-1} + b_c\right)
+#     && \text{candidate} \\
+# o_t &= \sigma\left(W_{xo} * x_t + W_{ho} * h_{t-1} + b_o\right) && \text{output gate} \\
+# c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
+# h_t &= o_t \odot \operatorname{act}(c_t)
+# \end{aligned}
+# $$
+#
+# (The paper also lets the gates peek at the cell state, the "peephole" terms
+# $W_{ci} \odot c_{t-1}$; Keras' `ConvLSTM2D` leaves them out and so do we.)
+#
+# Eight convolutions look like a lot, but they all read the same two images. Stack $x_t$ and
+# $h_{t-1}$ along the channel axis and the eight become **one** convolution whose output has
+# four times as many channels as the cell has filters, one block per gate:
+#
+# $$
+# \left[\, z_i, z_f, z_c, z_o \,\right] = W * \left[\, x_t, h_{t-1} \,\right] + b ,
+# \qquad
+# i_t = \sigma(z_i),\; f_t = \sigma(z_f),\; g_t = \operatorname{act}(z_c),\;
+# o_t = \sigma(z_o).
+# $$
+#
+# The blocks come in the order i, f, c, o, the order Keras uses, so that the weights of the two
+# frameworks line up one to one (*A ConvLSTM in Keras* moves weights between them).
+
+# %% [markdown]
+# ## The cell in a few lines
+#
+# Here is one step of the cell in plain PyTorch: one fused `conv2d` over the stacked input and
+# hidden state, split into the four gate blocks, then the two update equations. `weight` has
+# shape `(4 * filters, in_channels + filters, k, k)`.
+
+
+# %%
+def convlstm_step(x, h, c, weight, bias, act=torch.tanh):
+    """One ConvLSTM step: frame x (N, C, H, W), state h, c (N, F, H, W) -> new h, c."""
+    z = F.conv2d(torch.cat([x, h], dim=1), weight, bias, padding=weight.shape[-1] // 2)
+    z_i, z_f, z_c, z_o = torch.chunk(z, 4, dim=1)
+    i, f, o = torch.sigmoid(z_i), torch.sigmoid(z_f), torch.sigmoid(z_o)
+    g = act(z_c)
+    c = f * c + i * g
+    h = o * act(c)
+    return h, c
+
+
+# %% [markdown]
+# `nfp_lib.torch_backend.ConvLSTMCell` is the library's version of the same cell, an
+# `nn.Module` that holds the fused convolution as `cell.conv`. We make one with 3 input channels
+# and 8 filters, take its weights, and run both on a random frame and a random (non-zero) state.
+
+# %%
+cell = torch_backend.ConvLSTMCell(in_channels=3, filters=8, kernel_size=3, activation="tanh")
+print("fused convolution:", cell.conv)
+print("weight", tuple(cell.conv.weight.shape), " bias", tuple(cell.conv.bias.shape))
+
+x = torch.randn(2, 3, 16, 16)
+h0, c0 = torch.randn(2, 8, 16, 16), torch.randn(2, 8, 16, 16)
+with torch.no_grad():
+    h_ours, c_ours = convlstm_step(x, h0, c0, cell.conv.weight, cell.conv.bias)
+    h_lib, (_, c_lib) = cell(x, (h0, c0))
+print("max |h ours - h library|:", (h_ours - h_lib).abs().max().item())
+print("max |c ours - c library|:", (c_ours - c_lib).abs().max().item())
+
+# %% [markdown]
+# The same numbers. Two details of the library cell are worth knowing. Its state starts at
+# zeros when none is given (the first frame of a video has no past). And its biases start at 0
+# except the forget gate's, which starts at 1: $\sigma(1) \approx 0.73$, so a fresh cell keeps
+# most of its memory from step to step instead of halving it, a trick that makes LSTMs easier
+# to train (Keras calls it `unit_forget_bias`).
+
+# %%
+bias = cell.conv.bias.detach()
+for name, block in zip("ifco", bias.chunk(4), strict=True):
+    print(f"bias of gate {name}: {block.tolist()}")
+
+# %% [markdown]
+# ## A layer: the cell over time
+#
+# A ConvLSTM *layer* (`torch_backend.ConvLSTM`) runs its cell over a whole video, frame after
+# frame, and returns the hidden state of every step. PyTorch wants images as (channels, height,
+# width), so a batch of videos is a tensor `(N, T, C, H, W)`. `nfp_lib` keeps its arrays
+# channels-last, `(N, T, H, W, C)` in numpy; `torch_backend.to_tensor` converts one into the other
+# (and `to_numpy` converts back).
+
+# %%
+videos = data.generate_moving_mnist(BATCH, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED)
+frames = torch_backend.to_tensor(videos)
+print("numpy videos (N, T, H, W, C):", videos.shape)
+print("torch frames (N, T, C, H, W):", tuple(frames.shape))
+
+layer = torch_backend.ConvLSTM(in_channels=1, filters=8, kernel_size=3)
+with torch.no_grad():
+    hs, (h_last, c_last) = layer(frames)
+print("every hidden state (N, T, F, H, W):", tuple(hs.shape))
+print("last state h, c (N, F, H, W):", tuple(h_last.shape), tuple(c_last.shape))
+
+# %% [markdown]
+# Each of the 8 filters is an image the size of the frame, at every time step. The layer does
+# not change the size of the image, only the number of channels.
+
+# %% [markdown]
+# ## The next-frame predictor
+#
+# The model of the book, `torch_backend.NextFramePredictor`, stacks several ConvLSTM layers and
+# ends with a *head* that turns the last layer's hidden state into a frame. Its architecture
+# comes from a `ModelConfig`; `nfp_lib.config.PRESETS` holds the ones the book uses. We take
+# **"laptop"**, the preset that trains on a CPU in minutes: three ConvLSTM layers of 32 filters
+# with 5 x 5 kernels, no normalisation, and 4 x 4 patches.
+
+# %%
+config = PRESETS["laptop"].model
+print(config)
+model = torch_backend.build_model(config).eval()
+print(model)
+
+# %% [markdown]
+# ### Patches: space to depth
+#
+# The first thing the model does is cut every 64 x 64 frame into 4 x 4 patches and stack the 16
+# pixels of each patch as channels: the frame becomes a 16 x 16 image with 16 channels
+# (PyTorch's `pixel_unshuffle`, also called *space to depth*). No pixel is lost, but the ConvLSTM
+# now works on a grid 16 times smaller, and a 5 x 5 kernel on it covers 20 x 20 pixels of the
+# frame. That is what makes the model cheap enough for a laptop; OpenSTL's ConvLSTM does the
+# same. Each of the 16 channels is the frame sampled at one position inside the patches:
+
+# %%
+patched = F.pixel_unshuffle(frames[:1, 0], config.patch_size)  # first frame of video 0
+print("one frame:", tuple(frames[:1, 0].shape), "-> patched:", tuple(patched.shape))
+
+fig = plt.figure(figsize=(9, 4))
+left, right = fig.subfigures(1, 2, width_ratios=[1, 1.1])
+ax = left.subplots()
+ax.imshow(videos[0, 0, ..., 0], cmap="gray", vmin=0, vmax=1)
+ax.set_title("frame, 64 x 64 x 1")
+ax.axis("off")
+axes = right.subplots(4, 4)
+for channel, ax in enumerate(axes.ravel()):
+    ax.imshow(patched[0, channel], cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+right.suptitle("its 16 channels, each 16 x 16")
+plt.show()
+
+# %% [markdown]
+# ### Following a batch through the model
+#
+# Now the whole model, step by step, calling its parts by hand: `model.layers` are the ConvLSTM
+# layers, `model.norms` what comes after each (here nothing: `nn.Identity`), and `model.head` is
+# a convolution applied to every frame on its own, which maps the 32 filters back to 16 channels
+# (a 1 x 1 kernel in this preset). A sigmoid makes them pixel values in [0, 1], and
+# `pixel_shuffle` puts the patches back together.
+
+# %%
+with torch.no_grad():
+    x = frames
+    print(f"{'input frames':>26}: {tuple(x.shape)}")
+    x = F.pixel_unshuffle(x, config.patch_size)
+    print(f"{'4 x 4 patches':>26}: {tuple(x.shape)}")
+    for i, convlstm in enumerate(model.layers):
+        x, _ = convlstm(x)
+        if i < len(model.norms):  # BatchNorm3d wants (N, F, T, H, W)
+            x = model.norms[i](x.transpose(1, 2)).transpose(1, 2)
+        print(f"{f'ConvLSTM layer {i}':>26}: {tuple(x.shape)}")
+    y = model.head(x.flatten(0, 1)).unflatten(0, x.shape[:2])  # each frame on its own
+    print(f"{'head (per frame)':>26}: {tuple(y.shape)}")
+    y = F.pixel_shuffle(torch.sigmoid(y), config.patch_size)
+    print(f"{'sigmoid, patches back':>26}: {tuple(y.shape)}")
+    print("same as model(frames):", torch.equal(y, model(frames)))
+
+# %% [markdown]
+# The output has the shape of the input, and output frame t is the model's guess for input
+# frame t + 1. Training therefore pairs the video without its last frame (the input) with the
+# video without its first frame (the target), as in the Moving MNIST chapter.
+
+# %% [markdown]
+# ### How big is it?
+#
+# A ConvLSTM layer with C input channels, F filters and a k x k kernel has one fused convolution
+# from C + F to 4F channels: $4F\,(C+F)\,k^2$ weights and $4F$ biases. The cost of one frame is
+# that many multiply-adds again for every position of the grid it runs on. A small helper counts
+# both for every preset, on 64 x 64 frames. "keras-io" is the model of the keras-io example this
+# book started from (it has 64 filters and works on the full 64 x 64 frame, so no patches).
+
+
+# %%
+def macs_per_frame(config, size=IMAGE_SIZE):
+    """Multiply-adds of the convolutions for one frame of size x size pixels."""
+    grid = (size // config.patch_size) ** 2
+    channels, total = config.channels * config.patch_size**2, 0
+    for filters, k in zip(config.filters, config.kernel_sizes, strict=True):
+        total += grid * 4 * filters * (channels + filters) * k * k
+        channels = filters
+    head = config.head_kernel_size**2 if config.head == "conv2d" else 27
+    return total + grid * channels * config.channels * config.patch_size**2 * head
+
+
+print(
+    f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5} {'grid':>8} "
+    f"{'parameters':>11} {'multiply-adds/frame':>20}"
+)
+for name, preset in PRESETS.items():
+    m = preset.model
+    params = sum(p.numel() for p in torch_backend.build_model(m).parameters())
+    grid = f"{IMAGE_SIZE // m.patch_size} x {IMAGE_SIZE // m.patch_size}"
+    print(
+        f"{name:12} {str(m.filters):>20} {str(m.kernel_sizes):>12} {m.patch_size:5} {grid:>8} "
+        f"{params:11,} {macs_per_frame(m) / 1e6:18,.0f} M"
+    )
+ratio = macs_per_frame(PRESETS["keras-io"].model) / macs_per_frame(config)
+print(f"the keras-io model does {ratio:.0f} times the arithmetic of the laptop model per frame")
+
+# %% [markdown]
+# The formula for the laptop model's first layer (16 channels in, 32 filters, 5 x 5):
+
+# %%
+first = model.layers[0].cell.conv
+print("4F(C+F)k^2 + 4F =", 4 * 32 * (16 + 32) * 5 * 5 + 4 * 32)
+print("counted:        ", sum(p.numel() for p in first.parameters()))
+
+# %% [markdown]
+# The laptop model has three quarters of the keras-io model's weights but needs a small fraction
+# of its arithmetic per frame: the patches shrink the grid sixteen-fold, and every weight of a
+# convolution is used once per grid position.
+
+# %% [markdown]
+# ## Causality: no peeking at the future
+#
+# A next-frame predictor is only useful if output t, the guess for frame t + 1, is computed from
+# frames 1..t and nothing later. Otherwise the model can copy the answer during training and
+# has nothing to copy from when it meets a real future. A ConvLSTM is causal by construction,
+# since the state at t is built from the inputs up to t, and a head that looks at each frame
+# on its own keeps it that way.
+#
+# We can *measure* this. Take a video, replace every input frame after frame t by noise, and
+# compare the model's outputs with and without the change. Outputs 0..t must be bit-for-bit
+# identical; the later ones should change.
+
+# %%
+t = NUM_FRAMES // 2
+tampered = frames.clone()
+tampered[:, t + 1 :] = torch.rand_like(tampered[:, t + 1 :])
+with torch.no_grad():
+    change = (model(tampered) - model(frames)).abs().amax(dim=(0, 2, 3, 4))
+print(f"input frames {t + 1}.. replaced (counting from 0)")
+print("largest change of outputs 0..t:  ", change[: t + 1].max().item())
+print("smallest change of outputs t+1..:", change[t + 1 :].min().item())
+
+fig, ax = plt.subplots(figsize=(7, 2.8))
+colors = ["tab:blue" if s <= t else "tab:orange" for s in range(NUM_FRAMES)]
+ax.bar(range(NUM_FRAMES), change.numpy(), color=colors)
+ax.axvline(t + 0.5, color="gray", linestyle="--")
+ax.text(t / 2, change.max().item() / 2, "exactly 0", ha="center", color="tab:blue")
+ax.set(
+    xlabel="output step (the guess for the next frame)",
+    ylabel="max |change|",
+    title=f"outputs after replacing input frames {t + 1}.. (counting from 0)",
+)
+plt.show()
+
+# %% [markdown]
+# Exactly zero up to step t, and non-zero after it. (The changes are small because an untrained
+# model barely reacts to its input at all; we will see that below.) The keras-io example's model
+# fails this test, because its head is a 3-D convolution that also looks one frame ahead; the
+# next chapter, *A ConvLSTM in Keras*, measures that leak.
+
+# %% [markdown]
+# ## One frame at a time
+#
+# `model(frames)` runs the whole video at once. `model.step(frame, state)` does one time step:
+# it takes a single frame `(N, C, H, W)` and the state of every layer (`None` at the start) and
+# returns the guess for the next frame and the new state. Stepping through the video gives what
+# `forward` gave, up to float32 rounding (the convolutions may be computed in a different order
+# for one frame than for a whole video):
+
+# %%
+state, outputs = None, []
+with torch.no_grad():
+    for s in range(NUM_FRAMES):
+        guess, state = model.step(frames[:, s], state)
+        outputs.append(guess)
+    stepped = torch.stack(outputs, dim=1)
+    print("max |step by step - forward|:", (stepped - model(frames)).abs().max().item())
+
+# %% [markdown]
+# This is what makes long predictions cheap. To predict beyond the frames it was given, the model
+# feeds its own guess back in as the next input: a *rollout*. With `step` the state is carried
+# along, so each new frame costs one step. A model that cannot be stepped has to re-run the whole
+# growing video for each new frame instead, as the keras-io example does. The library has both:
+# `torch_backend.rollout` (stepping) and `torch_backend.rollout_rerun` (re-running). For a causal
+# model they must agree; the difference is the work done.
+
+# %%
+context, horizon = videos[:, :CONTEXT], NUM_FRAMES - CONTEXT
+start = time.perf_counter()
+carried = torch_backend.rollout(model, context, horizon)
+carried_s = time.perf_counter() - start
+start = time.perf_counter()
+rerun = torch_backend.rollout_rerun(model, context, horizon)
+rerun_s = time.perf_counter() - start
+print("rollout shape (N, horizon, H, W, C):", carried.shape)
+print("max |stepping - re-running|:", np.abs(carried - rerun).max())
+steps_carried = CONTEXT + horizon - 1
+steps_rerun = sum(CONTEXT + k for k in range(horizon))
+print(f"stepping:   {steps_carried:4d} frame steps, {carried_s:.2f} s")
+print(f"re-running: {steps_rerun:4d} frame steps, {rerun_s:.2f} s")
+
+# %% [markdown]
+# The gap grows with the square of the horizon. The chapter *Rollout and evaluation* comes back to
+# rollouts and uses them to measure how good the predictions are.
+
+# %% [markdown]
+# ## The untrained model
+#
+# Finally, what does the model predict right now? `torch_backend.predict_next` runs it on whole
+# videos (numpy in, numpy out, in eval mode, without gradients) and returns the guess for every
+# frame after the first, each made from the true frames before it. `viz.plot_comparison` draws
+# the truth, the prediction and their difference (given the first frame as `context`, it shows it
+# in a row "seen" and numbers the predicted frames from 2).
+
+# %%
+guesses = torch_backend.predict_next(model, videos[:1])
+print("predictions:", guesses.shape)
+print(f"pixel values: mean {guesses.mean():.3f}, std {guesses.std():.4f}")
+viz.plot_comparison(
+    videos[0, 1:], guesses[0], context=videos[0, :1], max_frames=8, title="untrained model"
+)
+
+# %% [markdown]
+# A flat grey: with random weights the head's output is close to 0, and the sigmoid turns 0
+# into 0.5 everywhere. The structure is in place, the weights are not.
+#
+# ## What's next
+#
+# *A ConvLSTM in Keras* builds the same network from Keras 3's `ConvLSTM2D` layers, shows that
+# weights move between the two frameworks without changing a single prediction, and measures
+# the leak in the keras-io example's head. After it, *Training* teaches the model to predict.
