@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from nfp_lib.config import TrainConfig
 from nfp_lib.fileio import atomic_path
 from nfp_lib.validation import check_positive_int, check_video
 
@@ -354,3 +355,23 @@ def split_context(
             f"{total - context} remain to predict, got horizon {horizon}"
         )
     return video[:, :context], video[:, context : context + horizon]
+
+
+def training_sequences(config: TrainConfig, split: str, epoch: int = 1) -> np.ndarray:
+    """The generated sequences a training run of ``config`` uses, the same in both backends.
+
+    ``split`` is ``"train"`` or ``"val"``. Training data for ``epoch`` (counted from 1) is drawn
+    afresh each epoch when ``config.fresh_data`` is set, else epoch 1's set every time;
+    validation data never changes. Each is seeded from ``config.seed``, the split and the epoch.
+    """
+    if split not in ("train", "val"):
+        raise ValueError(f"split: expected 'train' or 'val', got {split!r}")
+    check_positive_int(epoch, "epoch")
+    if split == "val":
+        part, num, epoch = 1, config.num_val, 0
+    else:
+        part, num, epoch = 0, config.num_train, epoch if config.fresh_data else 1
+    seed = int(np.random.SeedSequence([config.seed, part, epoch]).generate_state(1)[0])
+    return generate_moving_mnist(
+        num, num_frames=config.num_frames, size=config.image_size, seed=seed, digits=config.digits
+    )

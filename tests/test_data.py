@@ -468,3 +468,28 @@ BAD_VIDEOS = [
 def test_video_functions_reject_bad_videos(fn, video, match):
     with pytest.raises(ValueError, match=match):
         fn(video)
+
+
+def test_training_sequences_are_seeded_per_split_and_epoch():
+    from nfp_lib.config import TrainConfig
+    from nfp_lib.data import training_sequences
+
+    fixed = TrainConfig(num_train=3, num_val=2, num_frames=4)
+    fresh = TrainConfig(num_train=3, num_val=2, num_frames=4, fresh_data=True)
+    assert training_sequences(fixed, "val").shape == (2, 4, 64, 64, 1)
+    np.testing.assert_array_equal(
+        training_sequences(fixed, "train", 1), training_sequences(fixed, "train", 5)
+    )
+    np.testing.assert_array_equal(
+        training_sequences(fixed, "train", 1), training_sequences(fresh, "train", 1)
+    )
+    assert not np.array_equal(
+        training_sequences(fresh, "train", 1), training_sequences(fresh, "train", 2)
+    )
+    assert not np.array_equal(
+        training_sequences(fixed, "val")[:2], training_sequences(fixed, "train")[:2]
+    )
+    with pytest.raises(ValueError, match="split"):
+        training_sequences(fixed, "test")
+    with pytest.raises(ValueError, match="epoch"):
+        training_sequences(fixed, "train", 0)

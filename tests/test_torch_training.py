@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import nfp_lib.data as data_module
 import nfp_lib.torch_backend.train as train_module
 from nfp_lib.config import Config, ModelConfig, TrainConfig
 from nfp_lib.data import generate_moving_mnist
@@ -120,7 +121,7 @@ def test_generated_data_is_seeded_and_fresh_each_epoch_when_asked(tmp_path, monk
         seeds.append((num, kwargs["seed"]))
         return generate_moving_mnist(num, **kwargs)
 
-    monkeypatch.setattr(train_module, "generate_moving_mnist", spy)
+    monkeypatch.setattr(data_module, "generate_moving_mnist", spy)
     config = TINY.replace(train={"epochs": 3, "num_train": 8})
     _fit(config, tmp_path / "fixed")
     fixed = seeds.copy()

@@ -18,7 +18,7 @@ from keras import ops
 
 from nfp_lib import metrics
 from nfp_lib.config import Config
-from nfp_lib.data import generate_moving_mnist, shift_frames
+from nfp_lib.data import shift_frames, training_sequences
 from nfp_lib.fileio import atomic_save, atomic_write_text
 from nfp_lib.keras_backend.model import build_model, canonical, model_config
 from nfp_lib.keras_backend.rollout import predict_next
@@ -189,7 +189,7 @@ class _EpochData(keras.utils.PyDataset):
         self.config, self.batch_size, self.first_epoch = config, t.batch_size, first_epoch
         self.fixed = video
         if video is None and not t.fresh_data:
-            self.fixed = _generate(config, t.num_train, part=0)
+            self.fixed = training_sequences(t, "train")
         self.num = t.num_train if self.fixed is None else len(self.fixed)
         self.batches_per_epoch = math.ceil(self.num / self.batch_size)
         self.cached = (None, None)  # (epoch, its sequences in batch order)
@@ -205,7 +205,7 @@ class _EpochData(keras.utils.PyDataset):
     def _epoch(self, epoch: int) -> np.ndarray:
         if self.cached[0] != epoch:
             if self.fixed is None:
-                video = _generate(self.config, self.num, part=0, epoch=epoch + 1)
+                video = training_sequences(self.config.train, "train", epoch + 1)
             else:
                 order = np.random.default_rng((self.config.train.seed, epoch)).permutation(self.num)
                 video = self.fixed[order]
@@ -213,19 +213,9 @@ class _EpochData(keras.utils.PyDataset):
         return self.cached[1]
 
 
-def _generate(config: Config, num: int, part: int, epoch: int = 0) -> np.ndarray:
-    """Moving MNIST for training (part 0; ``epoch`` counts from 1 with fresh data, else 0) or
-    validation (part 1), seeded exactly as the torch backend seeds it."""
-    t = config.train
-    seed = int(np.random.SeedSequence([t.seed, part, epoch]).generate_state(1)[0])
-    return generate_moving_mnist(
-        num, num_frames=t.num_frames, size=t.image_size, seed=seed, digits=t.digits
-    )
-
-
 def _validation_video(config: Config, video: np.ndarray | None) -> np.ndarray:
     if video is None:
-        return _generate(config, config.train.num_val, part=1)
+        return training_sequences(config.train, "val")
     return _check_data(video, "val_data", config)
 
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from nfp_lib import metrics
 from nfp_lib.config import Config
-from nfp_lib.data import generate_moving_mnist
+from nfp_lib.data import training_sequences
 from nfp_lib.fileio import atomic_write_text
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
@@ -161,7 +161,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
     if val_data is None:
-        val_data = _generate(tc, tc.num_val, part=1)
+        val_data = training_sequences(tc, "val")
     if rank == 0:
         atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
 
@@ -172,7 +172,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
                 print(f"early stopping: val_loss did not improve for {state['bad_epochs']} epochs")
             break
         if train_data is None and (video is None or tc.fresh_data):
-            video = _generate(tc, tc.num_train, part=0, epoch=epoch if tc.fresh_data else 1)
+            video = training_sequences(tc, "train", epoch)
         sampler = DistributedSampler(
             range(len(video)), num_replicas=world, rank=rank, shuffle=True, seed=tc.seed
         )
@@ -238,15 +238,6 @@ def _check_data(video: np.ndarray | None, name: str, config: Config) -> np.ndarr
     if video is None:
         return None
     return check_video(video, name, channels=config.model.channels, min_frames=2)
-
-
-def _generate(tc, num: int, part: int, epoch: int = 0) -> np.ndarray:
-    """Seeded Moving MNIST: validation is part 1, training part 0 of ``epoch`` (always 1
-    without ``fresh_data``, so epoch 1 sees the same sequences either way)."""
-    seed = int(np.random.SeedSequence([tc.seed, part, epoch]).generate_state(1)[0])
-    return generate_moving_mnist(
-        num, num_frames=tc.num_frames, size=tc.image_size, seed=seed, digits=tc.digits
-    )
 
 
 def _frames(video: np.ndarray, device: torch.device) -> torch.Tensor:
