@@ -267,3 +267,14 @@ def test_rollout_errors_and_training_mode_is_restored():
         predict_next(model, context[:, :1])
     rollout(model, context, 2)
     assert model.training
+
+
+def test_weights_start_as_keras_starts_them():
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(in_channels=3, filters=4, kernel_size=3)
+    weight = cell.conv.weight.detach()
+    recurrent = weight[:, 3:].permute(2, 3, 1, 0).reshape(3 * 3 * 4, 16)  # Keras' layout
+    torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(16), atol=1e-5, rtol=0)
+    bound = (6 / (3 * 9 + 16 * 9)) ** 0.5  # Glorot-uniform limit for the input kernel
+    assert weight[:, :3].abs().max() <= bound
+    assert weight[:, :3].std() > bound / 3  # uniform on [-bound, bound] has std bound / sqrt(3)

@@ -30,9 +30,11 @@ class ConvLSTMCell(nn.Module):
         h_t = o ⊙ act(c_t)
 
     The four convolutions are one ``nn.Conv2d(in_channels + filters, 4 * filters)``, whose
-    output channels are the gates in the order i, f, c, o. Biases start at 0 except the forget
-    gate's, which starts at 1 (Keras' ``unit_forget_bias``) so the cell remembers by default.
-    The state starts at zeros.
+    output channels are the gates in the order i, f, c, o. Weights start as Keras starts them:
+    Glorot-uniform for the input part and orthogonal for the recurrent part (which keeps the
+    state's scale from step to step). Biases start at 0 except the forget gate's, which starts
+    at 1 (Keras' ``unit_forget_bias``) so the cell remembers by default. The state starts at
+    zeros.
     """
 
     def __init__(
@@ -52,9 +54,20 @@ class ConvLSTMCell(nn.Module):
         self.conv = nn.Conv2d(
             in_channels + filters, 4 * filters, kernel_size, padding=kernel_size // 2
         )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras' ``ConvLSTM2D`` initialisation (see the class docstring)."""
+        weight, f = self.conv.weight, self.filters
+        k = weight.shape[-1]
         with torch.no_grad():
+            nn.init.xavier_uniform_(weight[:, : self.in_channels])
+            # Keras makes the (k, k, filters, 4 * filters) recurrent kernel orthogonal as a
+            # (k * k * filters, 4 * filters) matrix; ours is its transpose, laid out (4F, F, k, k).
+            recurrent = nn.init.orthogonal_(torch.empty(k * k * f, 4 * f))
+            weight[:, self.in_channels :] = recurrent.reshape(k, k, f, 4 * f).permute(3, 2, 0, 1)
             self.conv.bias.zero_()
-            self.conv.bias[filters : 2 * filters] = 1.0
+            self.conv.bias[f : 2 * f] = 1.0
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """One frame ``x`` ``(N, C, H, W)`` -> ``(h, (h, c))``, each ``(N, filters, H, W)``."""

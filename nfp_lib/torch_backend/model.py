@@ -47,6 +47,8 @@ class NextFramePredictor(nn.Module):
             self.head = nn.Conv2d(in_channels, out_channels, k, padding=k // 2)
         else:
             self.head = nn.Conv3d(in_channels, out_channels, 3, padding=1)
+        nn.init.xavier_uniform_(self.head.weight)  # Keras' Conv3D defaults: Glorot, zero bias
+        nn.init.zeros_(self.head.bias)
 
     def forward(
         self,
