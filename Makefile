@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip -q --disable-pip-version-check
 export KERAS_BACKEND ?= torch
+# One math thread per process: the tests and notebook kernels run side by side, and PyTorch's
+# OpenMP threads slow down many times over when processes together ask for more than the cores.
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: book test lint sync clean
 

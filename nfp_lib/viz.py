@@ -1,8 +1,8 @@
 """Pictures of videos: frame grids, truth-vs-prediction plots, metric and training curves, GIFs and
 an interactive frame viewer.
 
-Plots return a ``matplotlib.figure.Figure`` that is not registered with pyplot: it shows once when
-it is a notebook cell's value (or through ``IPython.display.display(fig)``), is saved with
+Plots return a ``matplotlib.figure.Figure`` that pyplot no longer tracks: it shows once when it
+is a notebook cell's value (or through ``IPython.display.display(fig)``), is saved with
 ``fig.savefig(path)``, and needs no closing. matplotlib, imageio, ipywidgets and IPython are
 imported only when a function needs them.
 """
@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "mse": False, "mae": False, "mse_sum": False}
 _PANEL = 1.3  # inches per frame in the grids
 _ROW = 1.55  # inches per row of frames, titles included
+
+
+def _new_figure(**kwargs: object) -> Figure:
+    """A figure made through pyplot, so a notebook's inline display is set up, then released
+    from pyplot so that it is shown once (as the cell's value), not twice."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(**kwargs)
+    plt.close(fig)
+    return fig
 
 
 def _clip(video: object, name: str) -> np.ndarray:
@@ -66,13 +76,13 @@ def plot_sequence(video: np.ndarray, title: str | None = None, max_frames: int =
 
     Longer sequences show ``max_frames`` evenly spaced frames, the first and last included.
     """
-    from matplotlib.figure import Figure
-
     clip = _clip(video, "video")
     frames = _pick(len(clip), check_positive_int(max_frames, "max_frames"))
     cols = min(len(frames), 10)
     rows = math.ceil(len(frames) / cols)
-    fig = Figure(figsize=(_PANEL * cols, _ROW * rows + (0.4 if title else 0.0)), layout="tight")
+    fig = _new_figure(
+        figsize=(_PANEL * cols, _ROW * rows + (0.4 if title else 0.0)), layout="tight"
+    )
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, t in zip(axes, frames, strict=False):
         _show(ax, clip[t])
@@ -97,8 +107,6 @@ def plot_comparison(
     ``context`` (``(Tc, H, W, C)``, the frames the model saw) adds a first row "seen" with its
     last ``max_frames`` frames, and the predicted frames are numbered from Tc + 1.
     """
-    from matplotlib.figure import Figure
-
     truth, pred = _clip(truth, "truth"), _clip(pred, "pred")
     check_same_shape(truth, pred, ("truth", "pred"))
     max_frames = check_positive_int(max_frames, "max_frames")
@@ -120,7 +128,7 @@ def plot_comparison(
     grid = ([("seen", context, seen, 0)] if context is not None else []) + [
         (label, data, frames, first) for label, data in rows
     ]
-    fig = Figure(
+    fig = _new_figure(
         figsize=(_PANEL * cols, _ROW * len(grid) + (0.4 if title else 0.0)), layout="tight"
     )
     axes = fig.subplots(len(grid), cols, squeeze=False)
@@ -154,11 +162,9 @@ def plot_metric_curves(
 
     ``curves`` maps a label (``"ConvLSTM"``, ``"copy last frame"``) to the per-frame scores.
     """
-    from matplotlib.figure import Figure
-
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(f"curves: expected a non-empty dict label -> scores, got {curves!r}")
-    fig = Figure(figsize=(6, 3.5), layout="tight")
+    fig = _new_figure(figsize=(6, 3.5), layout="tight")
     ax = fig.subplots()
     for label, values in curves.items():
         y = _curve(values, f"curves[{label!r}]")
@@ -182,7 +188,6 @@ def plot_history(
     ``val_loss`` first); a learning rate (``learning_rate`` or ``lr``) goes on a log scale.
     ``keys`` picks the entries to draw (default: all but ``epoch``).
     """
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     if not isinstance(history, Mapping) or not history:
@@ -204,7 +209,7 @@ def plot_history(
     for k in keys:
         groups.setdefault(k.removeprefix("val_"), []).append(k)
     order = sorted(groups, key=lambda g: (g != "loss", g in ("learning_rate", "lr")))
-    fig = Figure(figsize=(4 * len(order), 3.2), layout="tight")
+    fig = _new_figure(figsize=(4 * len(order), 3.2), layout="tight")
     axes = fig.subplots(1, len(order), squeeze=False)[0]
     for ax, group in zip(axes, order, strict=True):
         for k in groups[group]:

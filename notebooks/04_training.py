@@ -1,0 +1,384 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Training
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/04_training.ipynb)
+#
+# The previous chapters built the same ConvLSTM next-frame predictor twice, in PyTorch and in
+# Keras. Untrained, both output gray mush. This chapter trains them: what the loss is, what the
+# model sees during training, how one configuration object drives both frameworks, and what
+# the training loop does besides stepping the optimiser (learning-rate schedule, early
+# stopping, checkpoints you can resume from). We run a short training live in both backends,
+# then look at the models that were trained for longer and ship with the book.
+
+# %% [markdown]
+# ## Set-up
+#
+# The book's code lives in a small library, `nfp_lib`. On your own machine `make book` has
+# installed it already; on Colab this cell installs it from GitHub (once per session).
+
+# %%
+import subprocess
+import sys
+
+try:
+    import nfp_lib  # noqa: F401
+except ImportError:
+    subprocess.check_call(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "nfp-lib @ git+https://github.com/nfp-book/nfp",
+        ]
+    )
+
+# %% [markdown]
+# The **parameters** cell. The defaults train the CPU-sized `laptop` model for two short epochs
+# in each framework (a minute or two each on a laptop); with `NFP_QUICK=1` the smallest model
+# trains for one tiny epoch instead. On a GPU, set `TRAIN_FROM_SCRATCH = True` to train the
+# full-size `FULL_PRESET` model at the end of the chapter instead of loading the shipped results.
+
+# %% tags=["parameters"]
+import os
+
+QUICK = os.environ.get("NFP_QUICK") == "1"
+PRESET = "tiny" if QUICK else "laptop"  # the configuration trained live below
+EPOCHS = 1 if QUICK else 2  # live training epochs in each framework
+NUM_TRAIN = 32 if QUICK else 128  # training sequences per epoch
+NUM_VAL = 8 if QUICK else 32  # validation sequences
+PROGRESS = False  # True shows progress bars (nice live, noisy in the static book)
+TRAIN_FROM_SCRATCH = False  # True: train FULL_PRESET fully (hours on a GPU) instead of loading
+FULL_PRESET = "convlstm-64"
+FULL_RUN_DIR = "runs/" + FULL_PRESET  # where that run writes; rerunning resumes it
+
+# %%
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from nfp_lib import data, keras_backend, pretrained, torch_backend, viz
+from nfp_lib.config import PRESETS, Config
+
+# %% [markdown]
+# ## The objective
+#
+# The model outputs every pixel through a sigmoid, so a predicted frame $\hat y$ has values in
+# $[0, 1]$ like the true frame $y$. We can read each pixel as "the probability that this pixel
+# is ink" and score it with the **binary cross-entropy** (BCE), averaged over all pixels of all
+# predicted frames:
+#
+# $$
+# \mathcal{L}_\text{BCE} = -\frac{1}{|P|} \sum_{p \in P} \big[\, y_p \log \hat y_p
+#   + (1 - y_p) \log (1 - \hat y_p) \,\big].
+# $$
+#
+# This is the keras-io example's loss and the default here (`loss="bce"`). The alternative is
+# the **mean squared error** $\frac{1}{|P|}\sum_p (y_p - \hat y_p)^2$ (`loss="mse"`), which
+# OpenSTL and most papers use. Both are smallest when $\hat y = y$; BCE punishes a confident
+# miss (predicting 0 where there is ink) far more strongly.
+#
+# One property of BCE surprises people: because the targets are gray levels and not just 0 or
+# 1, even a perfect prediction does not score 0. The cell below scores four guesses for the next
+# frame of some videos: the true frame, the current frame (copy), an all-black frame and a
+# uniform gray frame at the mean intensity.
+
+# %%
+videos = data.generate_moving_mnist(16, num_frames=20, seed=1)
+current, target = videos[:, :-1], videos[:, 1:]
+guesses = {
+    "the true next frame": target,
+    "copy the current frame": current,
+    "all black": np.zeros_like(target),
+    "uniform gray (mean intensity)": np.full_like(target, target.mean()),
+}
+y = torch.from_numpy(target)
+print(f"{'guess':<32} {'BCE':>7} {'MSE':>7}")
+for name, guess in guesses.items():
+    g = torch.from_numpy(guess).clamp(1e-7, 1 - 1e-7)  # log(0) is -inf: clip as Keras does
+    print(f"{name:<32} {F.binary_cross_entropy(g, y):7.4f} {F.mse_loss(g, y):7.4f}")
+
+# %% [markdown]
+# So a BCE training curve levels off well above zero (the floor is the entropy of the gray
+# edges of the strokes), and a value is best judged against these references. Copying the
+# current frame is a poor guess under BCE: its strokes are confidently in the wrong place.
+
+# %% [markdown]
+# ## Teacher forcing
+#
+# During training the model reads a whole video at once and predicts every next frame: the
+# input is frames $0..T-2$ and the target is frames $1..T-1$ (`data.shift_frames`, from the
+# Moving MNIST chapter). The prediction of frame $t+1$ is made from the **true** frames $0..t$,
+# never from the model's own earlier guesses. This is *teacher forcing*: it makes training fast
+# (one pass over the sequence gives $T-1$ training signals) and stable, but the model never
+# practises recovering from its own mistakes. The chapter *Rollout and evaluation* shows what
+# that costs when the model has to continue a video on its own, and *Going further* shows a
+# remedy (scheduled sampling).
+
+# %%
+x, y = data.shift_frames(videos)
+print("input x:", x.shape, " target y:", y.shape)
+untrained = torch_backend.build_model(PRESETS["laptop"].model)
+pred = torch_backend.predict_next(untrained, videos)  # model(x), numpy in and out
+print("predictions:", pred.shape, "- one per target frame")
+
+# %% [markdown]
+# ## The data: fresh sequences every epoch
+#
+# Moving MNIST is generated, so we never run out of it. With `fresh_data=True` (set in the
+# `laptop` preset) every epoch draws `num_train` new sequences, as OpenSTL does, so the model
+# cannot memorise a fixed training set and the validation loss tracks the training loss
+# closely. The validation set is drawn once and stays fixed, so epochs are comparable. Every
+# draw is seeded from the config's `seed`, the split and the epoch, which makes two things
+# true: a run can be repeated exactly, and the PyTorch and Keras backends train on exactly the
+# same sequences. `data.training_sequences(train_config, split, epoch)` is where both `fit`
+# functions get them:
+
+# %%
+small = PRESETS["laptop"].replace(train={"num_train": 4, "num_val": 4}).train
+train_1, train_1_again, train_2 = (data.training_sequences(small, "train", e) for e in (1, 1, 2))
+val_1, val_2 = (data.training_sequences(small, "val", e) for e in (1, 2))
+print("training videos per epoch:", train_1.shape)
+print("epoch 1 drawn twice, identical:", np.array_equal(train_1, train_1_again))
+print("epochs 1 and 2, identical:     ", np.array_equal(train_1, train_2))
+print("validation in epochs 1 and 2:  ", np.array_equal(val_1, val_2))
+
+# %% [markdown]
+# ## One configuration for both frameworks
+#
+# Everything about a run is in one `Config`: a `ModelConfig` (the architecture) and a
+# `TrainConfig` (how to fit it). `PRESETS` names the configurations the book uses. Here is
+# `laptop`, the model sized for a laptop CPU: three ConvLSTM layers of 32 filters with 5 x 5
+# kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which makes
+# each step about 16 times cheaper; *Going further* times this).
+
+# %%
+laptop = PRESETS["laptop"]
+for part, values in laptop.to_dict().items():
+    print(f"{part}:")
+    for key, value in values.items():
+        print(f"    {key:<24} {value}")
+parameters = sum(p.numel() for p in untrained.parameters())
+print(f"\n{parameters:,} trainable parameters")
+
+# %% [markdown]
+# A `Config` is immutable; `replace` makes a changed copy. For the live run we keep the
+# architecture of the preset and shorten the training: a few epochs of a few sequences.
+
+# %%
+config = PRESETS[PRESET].replace(
+    train={"epochs": EPOCHS, "num_train": NUM_TRAIN, "num_val": NUM_VAL}
+)
+t = config.train
+print(
+    f"{PRESET}: {t.epochs} epochs of {t.num_train} sequences ({t.num_frames} frames each), "
+    f"batch {t.batch_size}, {t.num_val} validation sequences"
+)
+
+# %% [markdown]
+# ## Training live, in both frameworks
+#
+# `torch_backend.fit(config, out_dir)` and `keras_backend.fit(config, out_dir)` take the same
+# config and return the same history: one list per logged value, one entry per epoch. The
+# PyTorch one is a plain training loop (Adam, the loss above, `loss.backward()`); the Keras one
+# calls Keras' own `model.fit` with callbacks. After every epoch both score the validation
+# sequences (teacher-forced, like training) and report the validation loss, the pixel MSE and
+# the SSIM (structural similarity, 1 for a perfect frame; the chapter *Rollout and evaluation*
+# explains it).
+#
+# Each run writes into its own temporary directory. First PyTorch:
+
+# %%
+workdir = Path(tempfile.mkdtemp(prefix="nfp-training-"))
+torch_dir, keras_dir = workdir / "torch", workdir / "keras"
+torch_history = torch_backend.fit(config, torch_dir, progress=PROGRESS)
+viz.plot_history(torch_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"])
+
+# %% [markdown]
+# Then Keras, with the same configuration:
+
+# %%
+keras_history = keras_backend.fit(config, keras_dir, progress=PROGRESS)
+viz.plot_history(keras_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"])
+
+# %% [markdown]
+# The last epoch of each, side by side (`time` is the seconds the epoch took, validation
+# included):
+
+# %%
+rows = ["loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time"]
+table = ["| after epoch " + str(EPOCHS) + " | PyTorch | Keras |", "|---|---:|---:|"]
+for key in rows:
+    table.append(f"| {key} | {torch_history[key][-1]:.4g} | {keras_history[key][-1]:.4g} |")
+display(Markdown("\n".join(table)))
+
+# %% [markdown]
+# The two frameworks train on the same sequences and initialise their weights the same way
+# (Keras' scheme), but from different random numbers, so the numbers differ: this early in
+# training, where a run happens to be on its way down matters more than the framework. And
+# they are modest. Here is what the PyTorch model predicts after its short training, one step
+# ahead from true frames (`torch_backend.load_checkpoint` reads the checkpoint `fit` wrote):
+
+# %%
+live_model, _, _ = torch_backend.load_checkpoint(torch_dir / "model.pt")
+example = data.generate_moving_mnist(1, num_frames=config.train.num_frames, seed=3)
+one_step = torch_backend.predict_next(live_model, example)
+viz.plot_comparison(
+    example[0, 1:], one_step[0], context=example[0, :1], max_frames=6, title="after the live run"
+)
+
+# %% [markdown]
+# A few short epochs teach a model little more than the overall brightness of a frame; the
+# digits come later. The shipped models at the end of this chapter trained for much longer.
+
+# %% [markdown]
+# ## What happens besides the optimiser step
+#
+# Both `fit` functions do the same bookkeeping after every epoch, driven by the `TrainConfig`:
+#
+# - **ReduceLROnPlateau**: when the validation loss has not improved for `lr_patience` epochs,
+#   the learning rate is multiplied by `lr_factor` (PyTorch's
+#   `torch.optim.lr_scheduler.ReduceLROnPlateau`, Keras' `keras.callbacks.ReduceLROnPlateau`).
+#   Smaller steps let the model settle into a minimum it was jumping over.
+# - **EarlyStopping**: when the validation loss has not improved for `early_stopping_patience`
+#   epochs, training stops, because more epochs would only cost time.
+# - **A checkpoint every epoch**: the model, the optimiser state, the history and everything
+#   else needed to continue (the learning-rate and early-stopping counters; in PyTorch also the
+#   random state) are saved to `out_dir`. Each file is written *atomically*:
+#   first to a temporary file in the same folder, flushed to disk, then renamed over the old
+#   one. A rename is all-or-nothing, so a crash or Ctrl-C mid-save leaves the previous
+#   checkpoint intact rather than half a file.
+#
+# Here is what the two runs left on disk: `config.json` (the `Config`), `history.json`, and
+# the model with its training state (`model.pt` for PyTorch, which also keeps the weights of
+# its best epoch in `best.pt`; `model.keras` for Keras).
+
+# %%
+for run in (torch_dir, keras_dir):
+    for path in sorted(run.iterdir()):
+        print(f"{path.relative_to(workdir)!s:<22} {path.stat().st_size:>10,} bytes")
+
+# %% [markdown]
+# ## Resuming
+#
+# Because the checkpoint holds the whole training state, `fit(..., resume=True)` continues a
+# run where it stopped, with the same optimiser moments, learning rate, early-stopping
+# counters and random numbers: an interrupted run ends exactly as an uninterrupted one would.
+# `epochs` is the total number of epochs, so to train one more epoch we raise it by one:
+
+# %%
+longer = config.replace(train={"epochs": EPOCHS + 1})
+resumed_history = torch_backend.fit(longer, torch_dir, resume=True, progress=PROGRESS)
+print("epochs before:", torch_history["epoch"])
+print("epochs after: ", resumed_history["epoch"])
+for key in ("loss", "val_loss"):
+    assert resumed_history[key][:EPOCHS] == torch_history[key], key
+print("the first", EPOCHS, "entries are unchanged: the history continues where it stopped")
+viz.plot_history(resumed_history, keys=["loss", "val_loss", "val_ssim"])
+
+# %% [markdown]
+# Keras works the same way (`keras_backend.fit(longer, keras_dir, resume=True)`).
+
+# %%
+shutil.rmtree(workdir)  # the live runs are done with
+
+# %% [markdown]
+# ## The command line
+#
+# Notebooks are good for looking; long runs are better in a terminal, where you can leave them
+# overnight. `python -m nfp_lib train` calls the same `fit` with a preset (or a JSON file
+# written by `Config.to_dict`) and shows progress bars:
+#
+# ```bash
+# python -m nfp_lib train --backend torch --config laptop --out runs/laptop
+# python -m nfp_lib train --backend keras --config laptop --out runs/laptop-keras
+# # interrupted, or want more epochs? Continue it:
+# python -m nfp_lib train --backend torch --config laptop --out runs/laptop --resume --epochs 20
+# ```
+#
+# `--epochs`, `--num-train` and `--batch-size` override the config, and `--device` picks the
+# PyTorch device (by default CUDA when there is one). The two shipped checkpoints below were
+# made with the first two commands.
+
+# %% [markdown]
+# ## The fully trained models
+#
+# The book ships two checkpoints of the `laptop` preset trained for longer: `laptop-torch`
+# (PyTorch) and `laptop-keras` (Keras). `pretrained.list_pretrained()` lists what is installed
+# with one line of description each, and `pretrained.pretrained_history(name)` reads a
+# checkpoint's training log.
+#
+# On a GPU you can instead set `TRAIN_FROM_SCRATCH = True` in the parameters cell: the cell
+# below then trains the full-size `FULL_PRESET` model (`convlstm-64`: three ConvLSTM layers of
+# 64 filters on the full 64 x 64 frames, 10,000 fresh sequences per epoch) in PyTorch and shows
+# its curves. On CUDA, `fit` turns on two speed-ups by itself: **mixed precision** (the
+# forward pass runs in bfloat16 under `torch.autocast`, while the weights, the loss and the
+# optimiser stay in float32; `TrainConfig.mixed_precision=False` turns it off) and
+# **channels-last** memory layout for the convolutions, which is what the GPU's tensor cores
+# like. If the Colab session dies, run the cell again: it resumes from `FULL_RUN_DIR`. To study
+# the result in the next chapters, set their `CHECKPOINT` parameter to that folder.
+
+# %%
+if TRAIN_FROM_SCRATCH:
+    run_dir = Path(FULL_RUN_DIR)
+    full_history = torch_backend.fit(
+        PRESETS[FULL_PRESET], run_dir, resume=(run_dir / "model.pt").is_file()
+    )
+    display(viz.plot_history(full_history))
+print("shipped checkpoints:")
+shipped = pretrained.list_pretrained()
+for name, summary in shipped.items():
+    print(f"    {name:<14} {summary}")
+
+# %% [markdown]
+# For each shipped model: the first lines of its README (how it was made), its training
+# configuration, and its training curves.
+
+# %%
+for name in ("laptop-torch", "laptop-keras"):
+    if name not in shipped:
+        print(f"{name}: not installed (the shipped checkpoints may still be training); skipped")
+        continue
+    folder = pretrained.pretrained_dir(name)
+    print("\n".join((folder / "README.md").read_text().splitlines()[:6]))
+    t = Config.from_dict(json.loads((folder / "config.json").read_text())).train
+    print(
+        f"config: up to {t.epochs} epochs of {t.num_train} {'fresh ' * t.fresh_data}sequences, "
+        f"batch {t.batch_size}, {t.loss} loss, learning rate {t.learning_rate}\n"
+    )
+    curves = pretrained.pretrained_history(name)
+    display(viz.plot_history(curves, keys=["loss", "val_loss", "val_ssim", "learning_rate"]))
+
+# %% [markdown]
+# Things to look for in these curves: the training and validation losses stay close (fresh
+# data every epoch leaves nothing to overfit), the validation SSIM climbs as the digits
+# sharpen, and the learning rate drops in steps wherever the validation loss stalled.
+#
+# ## What's next
+#
+# A low validation loss means good *one-step* predictions from true frames. The real test is
+# harder: continue a video for ten frames with nothing but the model's own predictions. The
+# next chapter, *Rollout and evaluation*, does that and measures how the predictions degrade.

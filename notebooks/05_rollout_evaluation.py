@@ -1,0 +1,429 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Rollout and evaluation
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/05_rollout_evaluation.ipynb)
+#
+# Training taught the model one step: given the true frames so far, guess the next one. Now we
+# ask for more. The model sees 10 frames of a video it has never met and must produce the next
+# 10 on its own, each new frame made from its own previous guesses. This chapter shows how to
+# do that efficiently (and how the keras-io example does it inefficiently), measures the
+# predictions frame by frame against the truth and against a trivial baseline, and looks at
+# them, to see where and how they go wrong.
+
+# %% [markdown]
+# ## Set-up
+#
+# The book's code lives in a small library, `nfp_lib`. On your own machine `make book` has
+# installed it already; on Colab this cell installs it from GitHub (once per session).
+
+# %%
+import subprocess
+import sys
+
+try:
+    import nfp_lib  # noqa: F401
+except ImportError:
+    subprocess.check_call(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "nfp-lib @ git+https://github.com/nfp-book/nfp",
+        ]
+    )
+
+# %% [markdown]
+# The **parameters** cell. The defaults score the two shipped models on 100 new sequences (about
+# a minute on a CPU); `NFP_QUICK=1` uses 8. To evaluate your own training instead, set
+# `CHECKPOINT` to its run folder (e.g. `"runs/convlstm-64"` from the chapter *Training*).
+
+# %% tags=["parameters"]
+import os
+
+QUICK = os.environ.get("NFP_QUICK") == "1"
+CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
+KERAS_CHECKPOINT = "laptop-keras"  # the same for Keras
+NUM_TEST = 8 if QUICK else 100  # held-out sequences to score
+TEST_SEED = 2026  # not a seed any training used, so these sequences are new to the models
+CONTEXT = 10  # frames the model sees
+HORIZON = 10  # frames it predicts
+NUM_TIMED = 4 if QUICK else 8  # sequences in the rollout timing
+REPEATS = 1 if QUICK else 3  # timings keep the fastest of this many runs
+NUM_GIFS = 2 if QUICK else 4
+
+# %%
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from nfp_lib import backends, data, evaluate, pretrained, torch_backend, viz
+from nfp_lib.config import PRESETS
+
+# %% [markdown]
+# ## The models
+#
+# `pretrained.load_pretrained(name)` loads a checkpoint that ships with `nfp_lib` (no download),
+# here the `laptop` preset trained in PyTorch and in Keras (see *Training*). The function below
+# also accepts a run folder of your own. If a checkpoint is missing (say, a development copy of
+# the book where they are still training), it trains the `tiny` model for a few seconds instead,
+# so that the notebook still runs; the numbers then mean little.
+
+
+# %%
+def load_or_train(name: str, backend: str):
+    """A shipped checkpoint or a run folder; a quickly trained tiny model when it is missing."""
+    if name in pretrained.list_pretrained():
+        model, config = pretrained.load_pretrained(name)  # ships with nfp_lib
+    elif Path(name).exists():
+        model, config = backends.load_model(name)  # a run folder (or model file) of yours
+    else:
+        print(
+            f"note: checkpoint {name!r} not found (the shipped ones may still be training); "
+            f"training a tiny {backend} model for a few seconds instead: expect poor predictions"
+        )
+        run = Path(tempfile.mkdtemp(prefix="nfp-fallback-"))
+        backends.backend_module(backend).fit(PRESETS["tiny"], run, progress=False)
+        model, config = backends.load_model(run)
+    print(f"{name}: {config.model.filters} filters, patch size {config.model.patch_size}")
+    return model
+
+
+model = load_or_train(CHECKPOINT, "torch")
+keras_model = load_or_train(KERAS_CHECKPOINT, "keras")
+
+# %% [markdown]
+# The test videos are generated with a seed that no training run used, so the models have
+# never seen them. Each is cut into the 10 frames the model sees and the 10 it must predict.
+
+# %%
+test = data.generate_moving_mnist(NUM_TEST, num_frames=CONTEXT + HORIZON, seed=TEST_SEED)
+seen, future = data.split_context(test, context=CONTEXT, horizon=HORIZON)
+print("seen:", seen.shape, " to predict:", future.shape)
+
+# %% [markdown]
+# ## Multi-frame prediction
+#
+# To predict frame 11 the model reads frames 1 to 10. To predict frame 12 it needs frame 11,
+# which it does not have: it gets its own prediction of it instead. And so on: from frame 12
+# on, every input is a guess, so errors can pile up. This is called a *rollout* (or
+# autoregressive, free-running prediction), in contrast to the teacher forcing of training.
+#
+# A ConvLSTM carries everything it knows about the past in its state, one pair of images
+# $(h, c)$ per layer. So a rollout only has to read the 10 seen frames once, keep the state,
+# and then take one step per new frame. Here it is written out with the PyTorch model's
+# `forward(..., return_state=True)` and `step(frame, state)`:
+
+# %%
+with torch.no_grad():
+    x = torch_backend.to_tensor(seen[:4])  # (N, T, C, H, W), PyTorch's layout
+    preds, state = model(x, return_state=True)  # read the 10 seen frames, keep the state
+    frames = [preds[:, -1]]  # the prediction of frame 11
+    for _ in range(HORIZON - 1):
+        frame, state = model.step(frames[-1], state)  # feed the guess back in
+        frames.append(frame)
+by_hand = torch_backend.to_numpy(torch.stack(frames, dim=1))  # back to (N, T, H, W, C)
+
+library = torch_backend.rollout(model, seen[:4], HORIZON)
+print(
+    "rollout:",
+    library.shape,
+    f"- max difference from the loop above {np.abs(by_hand - library).max():.1e}",
+)
+
+# %% [markdown]
+# `torch_backend.rollout(model, context, horizon)` is that loop, in batches, on numpy arrays
+# (`keras_backend.rollout` does the same for a Keras model). It costs
+# `CONTEXT + HORIZON - 1` frame steps.
+#
+# The keras-io example does it differently: for every new frame it runs the model on the whole
+# sequence so far (the seen frames plus the predictions) from the beginning and keeps only the
+# last output. It has to: its `Conv3D` head looks one frame *ahead* in time, so its outputs
+# depend on inputs that do not exist yet during a rollout, and no state can be carried over.
+# For a causal model (our per-frame head) re-running gives exactly the same frames, but frame
+# number $k$ costs $k$ steps, so the whole rollout costs a sum that grows with the square of its
+# length. `torch_backend.rollout_rerun` reproduces this loop. Let us count and time both on the
+# same model and the same sequences.
+
+# %%
+ot_steps = CONTEXT + HORIZON - 1
+rerun_steps = sum(range(CONTEXT, CONTEXT + HORIZON))
+print(f"frame steps: O(T) rollout {ot_steps}, re-run {rerun_steps} ({rerun_steps / ot_steps:.1f}x)")
+
+
+def fastest(fn):
+    """The shortest of REPEATS timed calls of ``fn``, and its result."""
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # one CPU thread: time the work, not how busy the machine's cores are
+torch_backend.rollout(model, seen[:1], 1)  # warm-up
+rerun_s, rerun_frames = fastest(
+    lambda: torch_backend.rollout_rerun(model, seen[:NUM_TIMED], HORIZON)
+)
+ot_s, ot_frames = fastest(lambda: torch_backend.rollout(model, seen[:NUM_TIMED], HORIZON))
+print(f"{NUM_TIMED} sequences, {HORIZON} frames each:")
+print(f"  re-run (keras-io)  {rerun_s * 1e3:7.0f} ms")
+print(f"  O(T) rollout       {ot_s * 1e3:7.0f} ms   speed-up {rerun_s / ot_s:.1f}x")
+print(f"  max difference between their frames: {np.abs(rerun_frames - ot_frames).max():.1e}")
+torch.set_num_threads(threads)
+
+# %% [markdown]
+# Same frames (up to float rounding), several times faster, and the gap widens with the
+# horizon. The speed-up need not equal the ratio of frame steps: every call into the model
+# also has a fixed cost (Python, allocating memory), and the O(T) rollout makes many small
+# calls, one per new frame, where the re-run makes fewer, bigger ones. Both were timed on one
+# CPU thread, so that other programs competing for the cores do not blur the comparison.
+# `python -m nfp_lib bench` times the same comparison for the full-size model (and on a GPU
+# with `--device cuda`).
+
+# %% [markdown]
+# ## Scoring a rollout
+#
+# `evaluate.evaluate(model, video, context=10, horizon=10)` runs a model on held-out videos,
+# with either backend, and returns a dictionary of scores:
+#
+# - `next_frame`: teacher-forced one-step predictions over the whole video (as in training),
+#   one number per metric;
+# - `rollout`: the 10-frame rollout after the 10 seen frames, one number per predicted frame;
+# - `copy_last`: the same for a baseline that just repeats the last seen frame. A model that
+#   does not beat it has not learned the motion.
+#
+# The metrics, computed per frame and averaged over the videos:
+#
+# - **MSE** and **MAE**: the mean squared and absolute pixel errors (lower is better).
+#   Papers often report `mse_sum`, the squared error *summed* over the 4,096 pixels of a frame.
+# - **PSNR**: $10 \log_{10}(1 / \text{MSE})$ in decibels, the MSE on a log scale (higher is
+#   better).
+# - **SSIM**, structural similarity: compares local brightness, contrast and structure of the
+#   two images in small Gaussian windows; 1 for identical images, near 0 for unrelated ones. It
+#   rewards getting the strokes right more than getting the black background right.
+
+# %%
+results = {
+    CHECKPOINT: evaluate.evaluate(model, test, context=CONTEXT, horizon=HORIZON),
+    KERAS_CHECKPOINT: evaluate.evaluate(keras_model, test, context=CONTEXT, horizon=HORIZON),
+}
+baseline = results[CHECKPOINT]["copy_last"]
+for metric in ("ssim", "mse", "psnr", "mae"):
+    curves = {name: result["rollout"][metric] for name, result in results.items()}
+    curves["copy last frame"] = baseline[metric]
+    display(
+        viz.plot_metric_curves(
+            curves, metric.upper(), title=f"{metric.upper()}, {NUM_TEST} test videos"
+        )
+    )
+
+# %% [markdown]
+# The same numbers as a table, frame by frame:
+
+# %%
+names = list(results)
+header = "| frame | " + " | ".join(f"SSIM {n}" for n in names) + " | SSIM copy | "
+header += " | ".join(f"MSE {n}" for n in names) + " | MSE copy |"
+lines = [header, "|" + "---:|" * (2 * len(names) + 3)]
+for t in range(HORIZON):
+    ssim = [f"{results[n]['rollout']['ssim'][t]:.3f}" for n in names] + [
+        f"{baseline['ssim'][t]:.3f}"
+    ]
+    mse = [f"{results[n]['rollout']['mse'][t]:.4f}" for n in names] + [f"{baseline['mse'][t]:.4f}"]
+    lines.append(f"| {CONTEXT + t + 1} | " + " | ".join(ssim + mse) + " |")
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# And one step ahead from true frames (teacher forced) against the first and the last frame of
+# the rollout:
+
+# %%
+lines = [
+    "| model | metric | next frame (teacher forced) | rollout, 1st frame | rollout, last frame |"
+]
+lines.append("|---|---|---:|---:|---:|")
+for name, result in results.items():
+    for metric in ("ssim", "psnr", "mse", "mae"):
+        roll = result["rollout"][metric]
+        lines.append(
+            f"| {name} | {metric.upper()} | {result['next_frame'][metric]:.4g} | "
+            f"{roll[0]:.4g} | {roll[-1]:.4g} |"
+        )
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# ## Looking at the predictions
+#
+# Numbers hide *how* a prediction is wrong. `evaluate.predict_future(model, seen, horizon)` is
+# the rollout used above (the O(T) one for a causal model, else the re-run). Here is one test
+# video: the last seen frames, then truth, prediction and the absolute error, frame by frame.
+
+# %%
+predicted = evaluate.predict_future(model, seen, HORIZON)
+viz.plot_comparison(future[0], predicted[0], context=seen[0], title=f"{CHECKPOINT}, test video 0")
+
+# %% [markdown]
+# The Keras model on the same video:
+
+# %%
+keras_predicted = evaluate.predict_future(keras_model, seen[:1], HORIZON)
+viz.plot_comparison(
+    future[0], keras_predicted[0], context=seen[0], title=f"{KERAS_CHECKPOINT}, test video 0"
+)
+
+# %% [markdown]
+# As films: each GIF shows truth | prediction | error for all 20 frames. For the first 10 the
+# "prediction" is the seen frames themselves (no error); from frame 11 on it is the model's.
+
+# %%
+for i in range(NUM_GIFS):
+    guess = np.concatenate([seen[i], predicted[i]])
+    display(viz.show_gif(viz.comparison_gif(test[i], guess, fps=4)))
+
+# %% [markdown]
+# In a live notebook, `viz.frame_viewer` lets you step through any test video and frame with
+# two sliders (in the static book the sliders do nothing).
+
+# %%
+viz.frame_viewer(future[:8], predicted[:8])
+
+# %% [markdown]
+# ## Blur, and how the predictions degrade
+#
+# Trained to minimise a per-pixel loss, a model that is unsure where a digit will be does best
+# by hedging: it paints a faint smear over every likely position rather than a sharp digit in
+# one of them. So predictions get blurrier the further ahead they are, and their errors feed
+# back into the next step. Two simple measurements show this on the test videos, truth against
+# prediction, for every predicted frame: how many pixels are bright (above 0.5: sharp ink), and
+# how much a frame differs from the one before (motion; zero if the video froze).
+
+# %%
+bright = {"truth": future > 0.5, "prediction": predicted > 0.5}
+fig, (ax_ink, ax_motion) = plt.subplots(1, 2, figsize=(10, 3.5))
+frame_numbers = np.arange(CONTEXT + 1, CONTEXT + HORIZON + 1)
+for label, video in (("truth", future), ("prediction", predicted)):
+    ax_ink.plot(frame_numbers, bright[label].mean(axis=(0, 2, 3, 4)), "-o", ms=3, label=label)
+    moving = np.concatenate([seen[:, -1:], video], axis=1)
+    motion = np.abs(np.diff(moving, axis=1)).mean(axis=(0, 2, 3, 4))
+    ax_motion.plot(frame_numbers, motion, "-o", ms=3, label=label)
+ax_ink.set(xlabel="frame", title="share of bright pixels (> 0.5)")
+ax_motion.set(xlabel="frame", title="mean |frame - previous frame|")
+for ax in (ax_ink, ax_motion):
+    ax.grid(alpha=0.3)
+    ax.legend()
+plt.show()
+
+# %% [markdown]
+# What the measurements say about the model evaluated here, in numbers:
+
+# %%
+result = results[CHECKPOINT]
+ssim, copy_ssim = result["rollout"]["ssim"], baseline["ssim"]
+first, last = CONTEXT + 1, CONTEXT + HORIZON  # frame numbers of the first and last prediction
+wins = [first + t for t in range(HORIZON) if ssim[t] > copy_ssim[t]]
+ink = bright["prediction"].mean(axis=(0, 2, 3, 4)) / bright["truth"].mean(axis=(0, 2, 3, 4))
+print(f"{CHECKPOINT}, {NUM_TEST} test videos:")
+print(f"  SSIM one step ahead from true frames: {result['next_frame']['ssim']:.3f}")
+print(f"  SSIM of the rollout:   frame {first} {ssim[0]:.3f}, frame {last} {ssim[-1]:.3f}")
+print(
+    f"  SSIM of copying:       frame {first} {copy_ssim[0]:.3f}, frame {last} {copy_ssim[-1]:.3f}"
+)
+print(f"  the model beats copying in SSIM on {len(wins)} of {HORIZON} frames: {wins}")
+print(
+    f"  bright pixels, prediction / truth: {ink[0]:.0%} at frame {first}, {ink[-1]:.0%} at {last}"
+)
+
+# %% [markdown]
+# Read the curves and these numbers together:
+#
+# - The first rollout frame is a one-step prediction from true frames only, so it scores about
+#   as well as the teacher-forced prediction (which also averages over the early frames of a
+#   video, where the model has seen less). Everything after it pays for feeding guesses back in.
+# - A falling share of bright pixels is blur: the ink is spread out thinner. Where the
+#   model's motion curve stays near the truth's, the predicted digits keep moving; a motion
+#   curve that drops towards zero would be the *sequence collapse* that a Georgia Tech course
+#   report describes for its LSTM predictor, which "would simply reconstruct the same image at
+#   all time steps" beyond 6 or 7 predicted frames.
+# - MSE and SSIM can disagree. A blurred digit in about the right place scores a good MSE (it
+#   is never very wrong anywhere) but a weaker SSIM (the strokes are gone). This is why papers
+#   report both, and why a model can beat the copy baseline in one and not the other.
+#
+# The chapter *Going further* pushes the rollout to 30 frames, where degradation is plain to
+# see, and discusses scheduled sampling, a way to train for it.
+
+# %% [markdown]
+# ## The stored evaluation
+#
+# Each shipped checkpoint comes with the same evaluation on more sequences (500 by default),
+# stored beside it and read with `pretrained.pretrained_metrics(name)`. It was made with the
+# command line, which you can rerun to check it (and point at your own run folder):
+#
+# ```bash
+# python -m nfp_lib evaluate --checkpoint laptop-torch --json > metrics.json
+# python -m nfp_lib evaluate --checkpoint laptop-torch   # the same, as a table
+# python -m nfp_lib evaluate --checkpoint runs/laptop --num-sequences 500 --seed 2026
+# ```
+#
+# `--data mnist_test_seq.npy` scores on the published Moving MNIST test file instead of
+# generated videos.
+
+# %%
+stored = {}
+for name in (CHECKPOINT, KERAS_CHECKPOINT):
+    if name in pretrained.list_pretrained():
+        stored[name] = pretrained.pretrained_metrics(name)
+        s = stored[name]
+        print(
+            f"{name}: {s['num_sequences']} sequences, {s['context']} seen, {s['horizon']} predicted"
+        )
+    else:
+        print(f"{name}: no stored evaluation (not a shipped checkpoint)")
+if stored:
+    curves = {name: s["rollout"]["ssim"] for name, s in stored.items()}
+    curves["copy last frame"] = next(iter(stored.values()))["copy_last"]["ssim"]
+    display(viz.plot_metric_curves(curves, "SSIM", title="stored evaluation"))
+    lines = ["| model | next-frame SSIM | rollout SSIM, mean | rollout MSE per frame (sum), mean |"]
+    lines.append("|---|---:|---:|---:|")
+    for name, s in stored.items():
+        lines.append(
+            f"| {name} | {s['next_frame']['ssim']:.3f} | {np.mean(s['rollout']['ssim']):.3f} | "
+            f"{np.mean(s['rollout']['mse_sum']):.1f} |"
+        )
+    display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# On many more sequences the curves are smoother, but they should tell the same story as the
+# 100 (or 8) videos above. The summed per-frame MSE is the number to compare with papers on
+# Moving MNIST; keep in mind that those use real MNIST digits and the published test file,
+# and usually much larger models trained for hundreds of epochs on a GPU.
+#
+# ## What's next
+#
+# The next chapter, *Going further*, rolls out further than the model was ever shown, trains
+# with scheduled sampling, times how patching makes training cheap, moves to GPUs, and runs a
+# model on a clip of your own.

@@ -1,0 +1,450 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Going further
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/06_going_further.ipynb)
+#
+# This chapter is a tour of what comes next once a model trains and rolls out. We predict
+# much further ahead than the model was trained for and watch it degrade; meet *scheduled
+# sampling*, a way to train for long rollouts; measure why cutting frames into patches makes
+# training affordable on a CPU; see what the library does on GPUs, including several at once;
+# and finally run the model on data of your own, from the published Moving MNIST file to a GIF.
+
+# %% [markdown]
+# ## Set-up
+#
+# The book's code lives in a small library, `nfp_lib`. On your own machine `make book` has
+# installed it already; on Colab this cell installs it from GitHub (once per session).
+
+# %%
+import subprocess
+import sys
+
+try:
+    import nfp_lib  # noqa: F401
+except ImportError:
+    subprocess.check_call(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "nfp-lib @ git+https://github.com/nfp-book/nfp",
+        ]
+    )
+
+# %% [markdown]
+# The **parameters** cell. The defaults take a few minutes on a CPU; `NFP_QUICK=1` shrinks
+# every experiment to seconds. `CHECKPOINT` may name your own PyTorch run folder.
+
+# %% tags=["parameters"]
+import os
+
+QUICK = os.environ.get("NFP_QUICK") == "1"
+CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
+CONTEXT = 10  # frames the model sees
+LONG_HORIZON = 10 if QUICK else 30  # frames to predict in the long rollout
+NUM_LONG = 8 if QUICK else 50  # test videos for it
+TEST_SEED = 2026  # not a seed any training used
+SAMPLING_STEPS = 8  # scheduled-sampling demo: optimiser steps to fade teacher forcing out
+STEP_BATCH = 4  # training-step timing: sequences per batch
+STEP_FRAMES = 4 if QUICK else 8  # and frames per sequence
+REPEATS = 1 if QUICK else 3  # timings keep the fastest of this many runs
+
+# %%
+import tempfile
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from IPython.display import Markdown, display
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from nfp_lib import backends, bench, data, evaluate, keras_backend, pretrained, torch_backend, viz
+from nfp_lib.config import PRESETS
+
+# %% [markdown]
+# The model: the shipped `laptop-torch` checkpoint (see *Training*). As in *Rollout and
+# evaluation*, if it is missing a tiny model is trained for a few seconds instead, so that the
+# notebook still runs.
+
+# %%
+if CHECKPOINT in pretrained.list_pretrained():
+    model, config = pretrained.load_pretrained(CHECKPOINT)  # ships with nfp_lib
+elif Path(CHECKPOINT).exists():
+    model, config = backends.load_model(CHECKPOINT)  # a run folder (or model file) of yours
+else:
+    print(
+        f"note: checkpoint {CHECKPOINT!r} not found (the shipped ones may still be training); "
+        "training a tiny model for a few seconds instead: expect poor predictions"
+    )
+    fallback_dir = Path(tempfile.mkdtemp(prefix="nfp-fallback-"))
+    torch_backend.fit(PRESETS["tiny"], fallback_dir, progress=False)
+    model, config = backends.load_model(fallback_dir)
+print(f"{CHECKPOINT}: trained on {config.train.num_frames}-frame videos")
+
+# %% [markdown]
+# ## Longer horizons
+#
+# The shipped model trained on 20-frame videos, teacher-forced: it never had to continue a
+# video with its own guesses, let alone for long. What happens if we ask for 30 frames after
+# the 10 it sees? We generate 40-frame test videos and score the rollout frame by frame, as in
+# the previous chapter.
+
+# %%
+long_videos = data.generate_moving_mnist(
+    NUM_LONG, num_frames=CONTEXT + LONG_HORIZON, seed=TEST_SEED
+)
+seen, future = data.split_context(long_videos, context=CONTEXT)
+long_result = evaluate.evaluate(model, long_videos, context=CONTEXT, horizon=LONG_HORIZON)
+fig = viz.plot_metric_curves(
+    {
+        CHECKPOINT: long_result["rollout"]["ssim"],
+        "copy last frame": long_result["copy_last"]["ssim"],
+    },
+    "SSIM",
+    title=f"{LONG_HORIZON} frames after {CONTEXT} seen, {NUM_LONG} videos",
+)
+train_end = config.train.num_frames  # the last frame of a training video
+fig.axes[0].axvline(train_end - CONTEXT, color="gray", linestyle=":")
+display(fig)
+
+# %% [markdown]
+# The dotted line marks the last frame of a training video (frame 20). And the frames
+# themselves: the seen ones, then evenly spaced frames of the prediction:
+
+# %%
+predicted = evaluate.predict_future(model, seen, LONG_HORIZON)
+viz.plot_comparison(future[0], predicted[0], context=seen[0], title=f"{CHECKPOINT}, test video 0")
+
+# %% [markdown]
+# As a film (truth | prediction | error, the first 10 frames are the seen ones):
+
+# %%
+viz.show_gif(viz.comparison_gif(long_videos[0], np.concatenate([seen[0], predicted[0]]), fps=6))
+
+# %% [markdown]
+# Two numbers per frame say whether the prediction is fading or freezing: the share of bright
+# pixels (sharp ink) relative to the truth, and the motion, the mean change from one frame to
+# the next, relative to the truth's. A model that collapses into a still image, as the course
+# report quoted in *Rollout and evaluation* saw after 6 or 7 frames, would show the motion
+# ratio falling towards 0.
+
+
+# %%
+def per_frame(video: np.ndarray, last_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of bright pixels, and mean |frame - previous frame|, per frame (averaged over N)."""
+    moving = np.concatenate([last_seen, video], axis=1)
+    motion = np.abs(np.diff(moving, axis=1)).mean(axis=(0, 2, 3, 4))
+    return (video > 0.5).mean(axis=(0, 2, 3, 4)), motion
+
+
+true_ink, true_motion = per_frame(future, seen[:, -1:])
+pred_ink, pred_motion = per_frame(predicted, seen[:, -1:])
+print(" frame   SSIM   bright pixels vs truth   motion vs truth")
+for t in range(0, LONG_HORIZON, 5 if LONG_HORIZON > 10 else 1):
+    print(
+        f"{CONTEXT + t + 1:>6} {long_result['rollout']['ssim'][t]:6.3f}"
+        f" {pred_ink[t] / true_ink[t]:>16.0%} {pred_motion[t] / true_motion[t]:>18.0%}"
+    )
+
+# %% [markdown]
+# Whatever the shipped model does here, the causes are the same. Each step's small error is fed
+# back in as input, so errors compound; and a model trained with a per-pixel loss answers
+# uncertainty with blur, which the next step blurs further. Past the length of its training
+# videos the model also meets a situation it never saw in training.
+#
+# ## Scheduled sampling
+#
+# One remedy attacks the mismatch between training (true inputs) and rollout (own inputs).
+# *Scheduled sampling* (Bengio et al., 2015) feeds the model, during training, sometimes the
+# true previous frame and sometimes its own prediction of it. Early on it gets the truth (its
+# own predictions are useless yet); the probability of the truth then falls as training goes
+# on, so the model gradually learns to continue from its own output. OpenSTL trains its ConvLSTM
+# this way.
+#
+# In `nfp_lib` two fields of `TrainConfig` control it (PyTorch backend only):
+# `sampling_steps`, the number of optimiser steps over which the probability of the true
+# frame falls linearly from 1, and `sampling_end`, where it stops. `openstl-s` uses 50,000
+# steps down to 0. `torch_backend.teacher_forcing_probability(step, sampling_steps,
+# sampling_end)` is the schedule:
+
+# %%
+steps = np.arange(0, 70_001, 1_000)
+fig, ax = plt.subplots(figsize=(6, 3))
+for sampling_steps, end in ((50_000, 0.0), (20_000, 0.5)):
+    p = [torch_backend.teacher_forcing_probability(s, sampling_steps, end) for s in steps]
+    ax.plot(steps, p, label=f"sampling_steps={sampling_steps:,}, sampling_end={end}")
+ax.set(xlabel="optimiser step", ylabel="P(feed the true frame)", ylim=(-0.05, 1.05))
+ax.grid(alpha=0.3)
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# At every step and for every sequence and frame, a coin with that probability decides what
+# goes in. The model is then stepped one frame at a time (`torch_backend.sampled_forward`)
+# instead of reading the whole video in one call, and the gradient flows through the fed-back
+# predictions too. Here it is live on the `tiny` model, with teacher forcing fading out over
+# its first `SAMPLING_STEPS` steps:
+
+# %%
+sampled = PRESETS["tiny"].replace(train={"sampling_steps": SAMPLING_STEPS, "sampling_end": 0.0})
+t = sampled.train
+steps_per_epoch = -(-t.num_train // t.batch_size)
+print(f"{t.epochs} epochs x {steps_per_epoch} steps; the probability of the true frame per step:")
+print(
+    [
+        round(torch_backend.teacher_forcing_probability(s, t.sampling_steps, t.sampling_end), 2)
+        for s in range(t.epochs * steps_per_epoch)
+    ]
+)
+with tempfile.TemporaryDirectory() as run:
+    history = torch_backend.fit(sampled, run, progress=False)
+print("training loss per epoch:", [round(v, 4) for v in history["loss"]])
+print("validation loss per epoch:", [round(v, 4) for v in history["val_loss"]])
+
+# %% [markdown]
+# That only shows the mechanics: a handful of steps on a tiny model teaches nothing either way.
+# The benefit appears in long trainings (tens of thousands of steps, i.e. a GPU), and at a
+# price: stepping frame by frame is slower than one call over the whole video, and the
+# training loss rises while the model learns from its own, imperfect inputs. Keras' `fit` does
+# not implement it and says so:
+
+# %%
+try:
+    keras_backend.fit(sampled, tempfile.mkdtemp())
+except ValueError as err:
+    print(f"ValueError: {err}")
+
+# %% [markdown]
+# ## Patching for speed
+#
+# Each ConvLSTM layer is, at every frame, one convolution over the input stacked with the
+# hidden state, producing the four gates. For a layer with $F$ filters and a $k \times k$
+# kernel on an $H \times W$ grid with $C$ input channels that is
+#
+# $$
+# H \cdot W \cdot k^2 \cdot (C + F) \cdot 4F \;\approx\; 4\, H W F^2 k^2
+# $$
+#
+# multiply-adds per frame. Cutting the frame into $p \times p$ patches (space-to-depth) makes
+# the grid $p^2$ times smaller and the input $p^2$ times deeper; since $C$ is small next to $F$,
+# the cost falls by almost $p^2$. The `laptop` preset uses $p = 4$: a 64 x 64 frame becomes a
+# 16 x 16 grid of 16 channels, so the model is about 16 times cheaper than at full resolution.
+# The formula, for a `ModelConfig`:
+
+
+# %%
+def convlstm_macs(model_config, size: int = 64) -> int:
+    """Multiply-adds per frame of the ConvLSTM layers of ``model_config`` on size x size frames."""
+    cells = (size // model_config.patch_size) ** 2
+    channels = model_config.channels * model_config.patch_size**2
+    total = 0
+    for filters, k in zip(model_config.filters, model_config.kernel_sizes, strict=True):
+        total += cells * k * k * (channels + filters) * 4 * filters
+        channels = filters
+    return total
+
+
+laptop = PRESETS["laptop"]
+variants = {
+    "laptop (patch 4, 32 filters)": laptop.model,
+    "patch 2, 32 filters": laptop.replace(model={"patch_size": 2}).model,
+    "patch 1, 32 filters": laptop.replace(model={"patch_size": 1}).model,
+}
+for name, mc in variants.items():
+    print(f"{name:<30} {convlstm_macs(mc) / 1e6:8.0f} M multiply-adds per frame")
+print(f"{'convlstm-64 (full size)':<30} {convlstm_macs(PRESETS['convlstm-64'].model) / 1e6:8.0f} M")
+
+# %% [markdown]
+# Predictions are one thing, measurements another. We time one training step (forward pass,
+# BCE loss, backward pass, Adam update) on a small batch, written out in PyTorch, on a single
+# CPU thread so that the times measure the work rather than how the cores are shared:
+
+# %%
+clips = data.generate_moving_mnist(STEP_BATCH, num_frames=STEP_FRAMES, seed=0)
+x, y = torch_backend.to_tensor(clips[:, :-1]), torch_backend.to_tensor(clips[:, 1:])
+
+
+def train_step_seconds(model_config) -> float:
+    """The fastest of REPEATS training steps of a fresh model (after one warm-up step)."""
+    torch.manual_seed(0)
+    net = torch_backend.build_model(model_config)
+    optimizer = torch.optim.Adam(net.parameters())
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+
+    step()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # one CPU thread: time the work, not how busy the machine's cores are
+seconds = {name: train_step_seconds(mc) for name, mc in variants.items()}
+torch.set_num_threads(threads)
+base = next(iter(variants))
+lines = ["| model | multiply-adds per frame | x laptop | step time | x laptop |"]
+lines.append("|---|---:|---:|---:|---:|")
+for name, mc in variants.items():
+    cost = convlstm_macs(mc) / convlstm_macs(variants[base])
+    lines.append(
+        f"| {name} | {convlstm_macs(mc) / 1e6:,.0f} M | {cost:.1f} | {seconds[name] * 1e3:,.0f} ms "
+        f"| {seconds[name] / seconds[base]:.1f} |"
+    )
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# The measured times follow the operation count. They need not match it exactly: the
+# convolutions are not all the work (the gate arithmetic and the memory traffic also grow with
+# the grid), and a CPU runs small and large convolutions with different efficiency.
+#
+# Patching is not free: the model now predicts a 4 x 4 block of pixels per grid cell, which
+# can leave faint block edges, and fine detail must be recovered by the head. OpenSTL's
+# ConvLSTM uses the same 4 x 4 patches, so the trade is a common one.
+#
+# ## GPUs and mixed precision
+#
+# Everything in this book runs on a CPU; a GPU makes the full-size models practical. With CUDA
+# present, `torch_backend.fit` uses it by default (or `device="cuda"`, `--device cuda` on the
+# command line) and switches on two things by itself:
+#
+# - **mixed precision**: the forward pass runs under `torch.autocast` in bfloat16, which halves
+#   memory traffic and uses the tensor cores, while the weights, the loss and the optimiser
+#   stay in float32 (bfloat16 has float32's range, so no loss scaling is needed);
+#   `TrainConfig.mixed_precision=False` turns it off;
+# - **channels-last** memory layout for the convolutions, the layout tensor cores prefer.
+#
+# To see what your machine does, the benchmark times a training step, its peak memory and the
+# two rollouts for the keras-io model in Keras, the same model in our PyTorch code, and the
+# `laptop` model:
+#
+# ```bash
+# python -m nfp_lib bench                      # CPU, a table
+# python -m nfp_lib bench --device cuda --json # GPU, one JSON object
+# ```
+#
+# If this notebook runs on a GPU, the next cell times the re-run and the O(T) rollout of the
+# full-size `convlstm-64` model there (`bench.time_rollouts`).
+
+# %%
+if torch.cuda.is_available():
+    rerun_s, ot_s = bench.time_rollouts(PRESETS["convlstm-64"].model, "cuda")
+    print(f"{torch.cuda.get_device_name()}: convlstm-64, 10 frames after 10, batch of 5")
+    print(
+        f"re-run {rerun_s * 1e3:.0f} ms, O(T) {ot_s * 1e3:.0f} ms, speed-up {rerun_s / ot_s:.1f}x"
+    )
+else:
+    print("no CUDA GPU here; on Colab choose Runtime > Change runtime type > GPU")
+
+# %% [markdown]
+# With several GPUs, start the same training with `torchrun`; `fit` notices the launcher and
+# trains data-parallel (PyTorch's `DistributedDataParallel`): each process takes its share of
+# every epoch's sequences, gradients are averaged across processes after each step, and only
+# the first process writes checkpoints. `batch_size` is per GPU, so the effective batch is N
+# times larger.
+#
+# ```bash
+# torchrun --nproc_per_node 4 -m nfp_lib train --backend torch --config convlstm-64 --out runs/c64
+# ```
+#
+# ## Your own data
+#
+# ### The published Moving MNIST test set
+#
+# Papers report numbers on one fixed file of 10,000 Moving MNIST sequences (800 MB, real MNIST
+# digits). `data.load_moving_mnist(path)` reads it; without a path it looks in a cache folder
+# (`$NFP_CACHE`, else `~/.cache/nfp`) and never downloads on its own. Offline and without the
+# file, it raises a `DataUnavailableError` that says what to do:
+
+# %%
+try:
+    published = data.load_moving_mnist()
+    print("found the published test set:", published.shape)
+except data.DataUnavailableError as err:
+    print(f"{type(err).__name__}: {err}")
+
+# %% [markdown]
+# `data.load_moving_mnist(download=True)` fetches it once into the cache. The download is
+# written to a temporary file and only renamed into place after its MD5 checksum matched the
+# published one, so an interrupted download never leaves a broken file behind; the checksum is
+# checked again whenever the file is read (pass `md5=None` for a file of your own in the same
+# format). The result has the usual `(N, T, H, W, C)` layout, so every function in the book
+# takes it, for example `python -m nfp_lib evaluate --checkpoint laptop-torch --data
+# ~/.cache/nfp/mnist_test_seq.npy`.
+#
+# ### A clip of your own
+#
+# `data.load_video(path)` reads one clip from a `.gif` (converted to grayscale) or a `.npy`
+# file as a `(1, T, H, W, 1)` array in [0, 1]. To have a GIF to try, we write one with
+# `imageio`: ten frames of a single digit, something the model has not seen (it trained on two
+# digits at a time).
+
+# %%
+clip_dir = Path(tempfile.mkdtemp(prefix="nfp-clip-"))
+frames = data.generate_moving_mnist(1, num_frames=CONTEXT, num_digits=1, seed=7)[0]
+pixels = np.rint(frames[..., 0] * 255).astype(np.uint8)  # (T, H, W) gray levels 0..255
+iio.imwrite(clip_dir / "clip.gif", pixels, extension=".gif", duration=200, loop=0)
+
+clip = data.load_video(clip_dir / "clip.gif")
+print(
+    "loaded:",
+    clip.shape,
+    clip.dtype,
+    f"max difference from the frames {np.abs(clip[0] - frames).max():.3f}",
+)
+
+# %% [markdown]
+# `evaluate.predict_future(model, clip, 10)` continues it by 10 frames (the O(T) rollout). The
+# GIF plays the 10 frames of the clip and then the 10 predicted ones. A PyTorch model takes any
+# frame size that is a multiple of its patch size; a Keras model only the size it was built for.
+
+# %%
+continued = evaluate.predict_future(model, clip, 10)
+print("predicted:", continued.shape)
+viz.show_gif(viz.to_gif(np.concatenate([clip[0], continued[0]]), fps=4, scale=3))
+
+# %% [markdown]
+# The same from a terminal, writing the predicted frames as a GIF (or `--npy` for an array):
+#
+# ```bash
+# python -m nfp_lib predict --checkpoint laptop-torch --input clip.gif --frames 10 --gif out.gif
+# ```
+#
+# Real videos are a different matter from bouncing digits: colour, textures, camera motion.
+# The same models apply (set `ModelConfig.channels=3` for colour), but they need real training
+# data, more capacity and a GPU, and with a per-pixel loss the blur seen here only gets worse.
+# That is where the field moved on: PredRNN and its successors, and the benchmark of OpenSTL,
+# listed on the References page.
+#
+# ## What's next
+#
+# The last chapter, *Results and performance*, gathers the numbers of the shipped models next
+# to published figures, and the timings of both backends.
