@@ -52,7 +52,8 @@ def run_benchmarks(
     Returns a JSON-ready dict: ``device``, ``batch``, ``frames``, ``size``, ``cases`` (name ->
     ``train_step_s``, ``peak_memory_mb``, ``rollout_s``, ``rollout_method``, ``parameters``),
     ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time), and
-    ``load_average`` (the machine's one-minute load at the end: other work skews timings).
+    ``threads`` (PyTorch's CPU threads) and ``load_average`` (the machine's one-minute load at
+    the end: other work skews timings).
     """
     names = cases or list(CASES)
     unknown = set(names) - set(CASES)
@@ -64,6 +65,7 @@ def run_benchmarks(
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
     return {
         "device": _device_name(device),
+        "threads": _threads(),
         "load_average": os.getloadavg()[0],
         "batch": BATCH,
         "frames": FRAMES - 1,
@@ -110,9 +112,10 @@ def bench_case(name: str, device: str = "cpu", steps: int = 2, size: int = SIZE)
 
 def format_table(results: dict) -> str:
     """A plain-text table of :func:`run_benchmarks`' result."""
+    res, size = results, results["size"]
     lines = [
-        f"device: {results['device']}; batch {results['batch']} x {results['frames']} frames "
-        f"of {results['size']}x{results['size']}",
+        f"device: {res['device']}, {res['threads']} thread(s), load {res['load_average']:.1f}; "
+        f"batch {res['batch']} x {res['frames']} frames of {size}x{size}",
         f"{'case':<16} {'params':>9} {'train step':>11} {'peak MB':>9} {'rollout 10':>11}",
     ]
     for name, r in results["cases"].items():
@@ -204,6 +207,12 @@ def _peak_memory_mb(device: str) -> float:
 
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _device_name(device: str) -> str:

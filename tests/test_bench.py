@@ -28,6 +28,8 @@ def test_format_table_lists_every_case_and_the_speedup():
     }
     results = {
         "device": "cpu (2 cores)",
+        "threads": 1,
+        "load_average": 0.5,
         "batch": 5,
         "frames": 19,
         "size": 64,
