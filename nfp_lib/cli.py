@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nfp_lib.data import DataUnavailableError
+from nfp_lib.pretrained import load_any
 
 EXIT_BAD_INPUT = 2
 
@@ -50,18 +51,11 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(checkpoint: str):
-    from nfp_lib.backends import load_model
-    from nfp_lib.pretrained import resolve_checkpoint
-
-    return load_model(resolve_checkpoint(checkpoint))
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from nfp_lib import data
     from nfp_lib.evaluate import evaluate
 
-    model, config = _load(args.checkpoint)
+    model, config = load_any(args.checkpoint)
     if args.data == "generated":
         video = data.generate_moving_mnist(
             args.num_sequences,
@@ -108,7 +102,7 @@ def _predict(args: argparse.Namespace) -> int:
     frames = check_positive_int(args.frames, "--frames")
     if not (args.gif or args.npy):
         raise ValueError("predict: expected --gif and/or --npy to say where to write the frames")
-    model, config = _load(args.checkpoint)
+    model, config = load_any(args.checkpoint)
     clip = data.load_video(args.input)
     predicted = predict_future(model, clip, frames)
     if args.gif:

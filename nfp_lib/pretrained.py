@@ -54,8 +54,13 @@ def pretrained_metrics(name: str) -> dict:
     return json.loads((pretrained_dir(name) / "metrics.json").read_text())
 
 
-def resolve_checkpoint(path_or_name: str) -> Path:
+def load_any(path_or_name: str | Path) -> tuple[object, Config]:
+    """A model and its config from a shipped name or from a run folder or model file of yours."""
+    return load_model(resolve_checkpoint(path_or_name))
+
+
+def resolve_checkpoint(path_or_name: str | Path) -> Path:
     """A shipped checkpoint's folder when ``path_or_name`` names one, else the path itself."""
-    if not Path(path_or_name).exists() and path_or_name in list_pretrained():
-        return pretrained_dir(path_or_name)
+    if not Path(path_or_name).exists() and str(path_or_name) in list_pretrained():
+        return pretrained_dir(str(path_or_name))
     return Path(path_or_name)

@@ -68,9 +68,7 @@ REPEATS = 1 if QUICK else 3  # timings keep the fastest of this many runs
 NUM_GIFS = 2 if QUICK else 4
 
 # %%
-import tempfile
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -79,40 +77,26 @@ from IPython.display import Markdown, display
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from nfp_lib import backends, data, evaluate, pretrained, torch_backend, viz
-from nfp_lib.config import PRESETS
+from nfp_lib import data, evaluate, pretrained, torch_backend, viz
 
 # %% [markdown]
 # ## The models
 #
-# `pretrained.load_pretrained(name)` loads a checkpoint that ships with `nfp_lib` (no download),
-# here the `laptop` preset trained in PyTorch and in Keras (see *Training*). The function below
-# also accepts a run folder of your own. If a checkpoint is missing (say, a development copy of
-# the book where they are still training), it trains the `tiny` model for a few seconds instead,
-# so that the notebook still runs; the numbers then mean little.
+# `pretrained.load_any(name)` loads a checkpoint that ships with `nfp_lib` (no download), here the
+# `laptop` preset trained in PyTorch and in Keras (see *Training*); given a path instead, it loads
+# a run folder or model file of yours, from either backend.
 
 
 # %%
-def load_or_train(name: str, backend: str):
-    """A shipped checkpoint or a run folder; a quickly trained tiny model when it is missing."""
-    if name in pretrained.list_pretrained():
-        model, config = pretrained.load_pretrained(name)  # ships with nfp_lib
-    elif Path(name).exists():
-        model, config = backends.load_model(name)  # a run folder (or model file) of yours
-    else:
-        print(
-            f"note: checkpoint {name!r} not found (the shipped ones may still be training); "
-            f"training a tiny {backend} model for a few seconds instead: expect poor predictions"
-        )
-        run = Path(tempfile.mkdtemp(prefix="nfp-fallback-"))
-        backends.backend_module(backend).fit(PRESETS["tiny"], run, progress=False)
-        model, config = backends.load_model(run)
+def load(name: str):
+    """A shipped checkpoint by name, or a run folder of yours."""
+    model, config = pretrained.load_any(name)
     print(f"{name}: {config.model.filters} filters, patch size {config.model.patch_size}")
     return model
 
 
-model = load_or_train(CHECKPOINT, "torch")
-keras_model = load_or_train(KERAS_CHECKPOINT, "keras")
+model = load(CHECKPOINT)
+keras_model = load(KERAS_CHECKPOINT)
 
 # %% [markdown]
 # The test videos are generated with a seed that no training run used, so the models have

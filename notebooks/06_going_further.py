@@ -79,27 +79,14 @@ from IPython.display import Markdown, display
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from nfp_lib import backends, bench, data, evaluate, keras_backend, pretrained, torch_backend, viz
+from nfp_lib import bench, data, evaluate, keras_backend, pretrained, torch_backend, viz
 from nfp_lib.config import PRESETS
 
 # %% [markdown]
-# The model: the shipped `laptop-torch` checkpoint (see *Training*). As in *Rollout and
-# evaluation*, if it is missing a tiny model is trained for a few seconds instead, so that the
-# notebook still runs.
+# The model: the shipped `laptop-torch` checkpoint (see *Training*), or a run folder of yours.
 
 # %%
-if CHECKPOINT in pretrained.list_pretrained():
-    model, config = pretrained.load_pretrained(CHECKPOINT)  # ships with nfp_lib
-elif Path(CHECKPOINT).exists():
-    model, config = backends.load_model(CHECKPOINT)  # a run folder (or model file) of yours
-else:
-    print(
-        f"note: checkpoint {CHECKPOINT!r} not found (the shipped ones may still be training); "
-        "training a tiny model for a few seconds instead: expect poor predictions"
-    )
-    fallback_dir = Path(tempfile.mkdtemp(prefix="nfp-fallback-"))
-    torch_backend.fit(PRESETS["tiny"], fallback_dir, progress=False)
-    model, config = backends.load_model(fallback_dir)
+model, config = pretrained.load_any(CHECKPOINT)
 print(f"{CHECKPOINT}: trained on {config.train.num_frames}-frame videos")
 
 # %% [markdown]
