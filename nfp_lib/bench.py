@@ -139,8 +139,7 @@ def _torch_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, device: str):
     torch.manual_seed(0)
     model = torch_backend.build_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters())
-    xt = torch.from_numpy(x).permute(0, 1, 4, 2, 3).contiguous().to(device)
-    yt = torch.from_numpy(y).permute(0, 1, 4, 2, 3).contiguous().to(device)
+    xt, yt = torch_backend.to_tensor(x, device), torch_backend.to_tensor(y, device)
 
     def step():
         model.train()
