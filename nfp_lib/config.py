@@ -48,6 +48,12 @@ class ModelConfig:
         sees frames up to t). ``"conv3d"`` is the keras-io example's 3x3x3 ``same`` Conv3D,
         which also sees the next input frame, i.e. the target: kept for teaching only.
     head_kernel_size: spatial kernel of the head.
+    motion_kernel: 0 (the default): the head predicts the next frame's pixels through a
+        sigmoid. An odd ``K > 0``: the head predicts, for every patch (every pixel when
+        ``patch_size`` is 1), a ``K x K`` softmax kernel, and the next frame is the current
+        frame filtered with it, so each patch's content moves by a learned, input-dependent
+        shift of up to ``K // 2`` pixels (a dynamic filter, De Brabandere et al., 2016). The
+        ConvLSTM then tracks where things move instead of redrawing them.
     """
 
     filters: tuple[int, ...] = (64, 64, 64)
@@ -58,6 +64,7 @@ class ModelConfig:
     head: str = "conv2d"
     head_kernel_size: int = 3
     channels: int = 1
+    motion_kernel: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
@@ -83,6 +90,11 @@ class ModelConfig:
             raise ValueError(f"patch_size: expected an integer >= 1, got {self.patch_size}")
         if self.channels < 1:
             raise ValueError(f"channels: expected an integer >= 1, got {self.channels}")
+        if self.motion_kernel < 0 or (self.motion_kernel and self.motion_kernel % 2 == 0):
+            raise ValueError(
+                "motion_kernel: expected 0 (predict pixels) or an odd kernel size, "
+                f"got {self.motion_kernel}"
+            )
 
     @property
     def causal(self) -> bool:

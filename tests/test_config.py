@@ -42,6 +42,8 @@ def test_keras_io_preset_is_the_published_model():
         ({"head": "dense"}, "head"),
         ({"patch_size": 0}, "patch_size"),
         ({"filters": (0, 8, 8)}, "positive"),
+        ({"motion_kernel": 4}, "motion_kernel"),
+        ({"motion_kernel": -1}, "motion_kernel"),
     ],
 )
 def test_bad_model_config(kwargs, match):

@@ -74,6 +74,7 @@ def test_shapes_and_layer_names(small):
             patch_size=4,
         ),
         ModelConfig(filters=(2, 3, 4), kernel_sizes=(1, 3, 5), head_kernel_size=5),
+        ModelConfig(filters=(2,), kernel_sizes=(3,), norm="none", patch_size=4, motion_kernel=7),
     ],
 )
 def test_model_config_reads_back_the_architecture(config):
@@ -185,6 +186,17 @@ def test_save_and_load_with_safe_mode(small, tmp_path):
     assert config == Config(model=SMALL)
     x = video()
     np.testing.assert_array_equal(model.predict(x, verbose=0), small.predict(x, verbose=0))
+
+
+def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path):
+    config = ModelConfig((3,), (3,), norm="none", patch_size=4, motion_kernel=5)
+    model = kb.build_model(config, image_size=SIZE)
+    assert isinstance(model.get_layer("motion"), kb.DynamicFilter)
+    model.save(tmp_path / "m.keras")
+    loaded, loaded_config = kb.load_model(tmp_path / "m.keras")
+    assert loaded_config.model == config
+    x = video()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 def tiny_config(**train) -> Config:

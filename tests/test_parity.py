@@ -17,7 +17,8 @@ SIZE = 16
 ATOL = 1e-5
 
 # Every combination of kernel size, activation, norm, patching and head (two ConvLSTM layers, so
-# a norm sits between them), then the odd ones: 4x4 patches, three channels, other head kernels.
+# a norm sits between them), then the odd ones: 4x4 patches, three channels, other head kernels,
+# and the motion head (dynamic filters) with each head and patch size.
 GRID = [
     ModelConfig(
         filters=(4, 3), kernel_sizes=(k, k), activation=act, norm=norm, patch_size=p, head=head
@@ -35,7 +36,11 @@ CONFIGS = [
     ModelConfig(
         filters=(4, 4), kernel_sizes=(5, 1), norm="batch", patch_size=4, head_kernel_size=1
     ),
+    ModelConfig(filters=(4, 3), kernel_sizes=(3, 3), norm="batch", patch_size=4, motion_kernel=5),
+    ModelConfig(filters=(4,), kernel_sizes=(3,), patch_size=2, channels=3, motion_kernel=3),
+    ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none", head="conv3d", motion_kernel=3),
 ]
+MOTION = CONFIGS[-3]
 CAUSAL_BN_PATCHED = replace(GRID[0], norm="batch", patch_size=2, kernel_sizes=(5, 3))
 LEAKY_BN = replace(GRID[0], norm="batch", head="conv3d")
 
@@ -44,7 +49,7 @@ def ids(config: ModelConfig) -> str:
     k = "".join(map(str, config.kernel_sizes))
     return (
         f"k{k}-{config.activation}-{config.norm}-p{config.patch_size}-{config.head}"
-        f"{config.head_kernel_size}-c{config.channels}"
+        f"{config.head_kernel_size}-c{config.channels}-m{config.motion_kernel}"
     )
 
 
@@ -105,7 +110,9 @@ def test_round_trip_keeps_every_weight():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("config", [CAUSAL_BN_PATCHED, CONFIGS[-2], CONFIGS[-1]], ids=ids)
+@pytest.mark.parametrize(
+    "config", [CAUSAL_BN_PATCHED, CONFIGS[-5], CONFIGS[-4], MOTION, CONFIGS[-2]], ids=ids
+)
 def test_rollouts_agree(config):
     torch_model = tb.build_model(config)
     randomize_torch(torch_model, seed=5)
@@ -136,6 +143,7 @@ def test_leaky_rerun_rollouts_agree():
         (LEAKY_BN, replace(LEAKY_BN, norm="none"), "norm"),
         (LEAKY_BN, replace(LEAKY_BN, head="conv2d"), "head"),
         (LEAKY_BN, replace(LEAKY_BN, patch_size=2), "patch_size"),
+        (MOTION, replace(MOTION, motion_kernel=0), "motion_kernel"),
     ],
 )
 def test_mismatched_architectures_raise(keras_config, torch_config, message):

@@ -10,6 +10,7 @@ from nfp_lib.torch_backend import (
     ConvLSTM,
     ConvLSTMCell,
     NextFramePredictor,
+    apply_dynamic_filters,
     build_model,
     model_config,
     predict_next,
@@ -26,6 +27,9 @@ CAUSAL = {
     ),
     "relu-patch4-rgb": ModelConfig(
         filters=(8,), kernel_sizes=(5,), activation="relu", patch_size=4, channels=3
+    ),
+    "motion-patch4": ModelConfig(
+        filters=(4, 4), kernel_sizes=(3, 3), norm="none", patch_size=4, motion_kernel=5
     ),
 }
 LEAKY = ModelConfig(filters=(4, 4), kernel_sizes=(3, 3), activation="relu", head="conv3d")
@@ -107,7 +111,8 @@ def test_predictor_shapes_and_layers(config):
     norm_type = torch.nn.BatchNorm3d if config.norm == "batch" else torch.nn.Identity
     assert all(isinstance(norm, norm_type) for norm in model.norms)
     head_type = torch.nn.Conv2d if config.head == "conv2d" else torch.nn.Conv3d
-    assert isinstance(model.head, head_type) and model.head.out_channels == config.channels * p * p
+    out_channels = config.motion_kernel**2 or config.channels * p * p
+    assert isinstance(model.head, head_type) and model.head.out_channels == out_channels
     x = _frames(config)
     with torch.no_grad():
         y, state = model(x, return_state=True)
@@ -149,6 +154,43 @@ def test_predictor_rejects_bad_input(shape, message):
     model = _model(ModelConfig(filters=(4,), kernel_sizes=(3,), patch_size=4))
     with pytest.raises(ValueError, match=message):
         model(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("p, k, c", [(4, 11, 1), (2, 3, 3), (1, 5, 2)])
+def test_dynamic_filters_equal_a_per_pixel_kernel_over_shifted_copies(p, k, c):
+    gen = torch.Generator().manual_seed(p * k * c)
+    frames = torch.rand(3, c, 16, 16, generator=gen)
+    kernels = torch.softmax(torch.randn(3, k * k, 16 // p, 16 // p, generator=gen), dim=1)
+    per_pixel = kernels.repeat_interleave(p, 2).repeat_interleave(p, 3)  # (M, K*K, H, W)
+    shifted = F.unfold(frames, k, padding=k // 2).view(3, c, k * k, 16, 16)  # zero padded
+    expected = (per_pixel.unsqueeze(1) * shifted).sum(2)
+    torch.testing.assert_close(apply_dynamic_filters(frames, kernels, p), expected)
+
+
+def test_a_one_hot_kernel_moves_the_frame():
+    frames = torch.zeros(1, 1, 16, 16)
+    frames[0, 0, 5, 7] = 1.0
+    kernels = torch.zeros(1, 25, 4, 4)
+    kernels[:, 2 * 5 + 0] = 1.0  # (dy, dx) = (2, 0): each pixel reads the one two to its left
+    moved = apply_dynamic_filters(frames, kernels, 4)
+    assert moved[0, 0, 5, 9] == 1.0 and moved.sum() == 1.0  # the dot moved two to the right
+
+
+def test_dynamic_filters_reject_kernels_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="kernels"):
+        apply_dynamic_filters(torch.zeros(2, 1, 16, 16), torch.zeros(2, 24, 4, 4), 4)
+    with pytest.raises(ValueError, match="kernels"):
+        apply_dynamic_filters(torch.zeros(2, 1, 16, 16), torch.zeros(2, 25, 8, 8), 4)
+
+
+def test_motion_head_predicts_moved_copies_of_the_current_frame():
+    model = _model(CAUSAL["motion-patch4"])
+    x = _frames(CAUSAL["motion-patch4"])
+    with torch.no_grad():
+        y = model(x)
+    # a softmax-weighted average of pixels of frame t: within its range, never made up
+    assert y.min() >= 0 and y.max() <= 1
+    assert torch.all(y.amax(dim=(2, 3, 4)) <= x.amax(dim=(2, 3, 4)) + 1e-6)
 
 
 def test_predictor_needs_a_model_config():

@@ -13,6 +13,7 @@ if "keras" not in sys.modules:
 
 from nfp_lib.keras_backend.model import (
     DepthToSpace,
+    DynamicFilter,
     SpaceToDepth,
     build_keras_io_model,
     build_model,
@@ -25,6 +26,7 @@ from nfp_lib.keras_backend.train import HISTORY_KEYS, fit, load_model
 __all__ = [
     "HISTORY_KEYS",
     "DepthToSpace",
+    "DynamicFilter",
     "SpaceToDepth",
     "build_keras_io_model",
     "build_model",

@@ -3,9 +3,10 @@
 The layers mirror ``nfp_lib.torch_backend`` one for one, so weights port between them
 (:mod:`nfp_lib.porting`): optional ``SpaceToDepth`` patching, ``ConvLSTM2D`` layers named
 ``convlstm_0``, ``convlstm_1``, ..., a ``BatchNormalization`` (``norm_0``, ...) after every
-ConvLSTM but the last when ``norm == "batch"``, a sigmoid ``Conv3D`` head named ``head`` and
-optional ``DepthToSpace``. Input and output are ``(N, T, H, W, C)``; output frame ``t`` is the
-prediction of input frame ``t + 1``.
+ConvLSTM but the last when ``norm == "batch"``, a ``Conv3D`` head named ``head``, then either a
+sigmoid and optional ``DepthToSpace``, or (``motion_kernel``) a :class:`DynamicFilter` named
+``motion`` that moves the input frames with the head's per-patch kernels. Input and output are
+``(N, T, H, W, C)``; output frame ``t`` is the prediction of input frame ``t + 1``.
 
 Where the :class:`~nfp_lib.config.ModelConfig` lives: nowhere extra. Every field can be read back
 from the layers themselves (:func:`model_config`), so a ``.keras`` file saved by Keras alone
@@ -16,6 +17,7 @@ training settings.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import keras
 from keras import layers, ops
@@ -83,6 +85,48 @@ class DepthToSpace(layers.Layer):
         return {**super().get_config(), "block_size": self.block_size}
 
 
+@keras.saving.register_keras_serializable(package="nfp")
+class DynamicFilter(layers.Layer):
+    """Move frames ``(N, T, H, W, C)`` with per-patch kernel logits ``(N, T, H/p, W/p, K*K)``.
+
+    A softmax turns each patch's logits into a ``K x K`` kernel (row-major ``(dy, dx)``), and
+    every pixel of the patch becomes that kernel's weighted sum of the frame around it
+    (cross-correlation, zeros outside the frame), the same kernel for every channel. As in
+    PyTorch, each patch's ``(p + K - 1)``-pixel window is filtered by one depthwise convolution
+    with a channel per patch and frame channel, so no ``K*K`` stack of shifted frames is built.
+    """
+
+    def __init__(self, patch_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_size = check_positive_int(patch_size, "patch_size")
+
+    def call(self, inputs):
+        frames, logits = inputs
+        _, t, h, w, c = ops.shape(frames)
+        rows, cols, kk = ops.shape(logits)[2:]
+        p, k = self.patch_size, math.isqrt(kk)
+        size = p + k - 1
+        x = ops.reshape(frames, (-1, h, w, c))
+        x = ops.pad(x, [[0, 0], [k // 2, k // 2], [k // 2, k // 2], [0, 0]])
+        # windows (M, rows, cols, size, size, C), laid out as one image with a channel each
+        windows = ops.image.extract_patches(x, (size, size), strides=(p, p), padding="valid")
+        windows = ops.reshape(windows, (-1, rows, cols, size, size, c))
+        windows = ops.reshape(ops.transpose(windows, (3, 4, 0, 1, 2, 5)), (1, size, size, -1))
+        kernels = ops.reshape(ops.softmax(logits, axis=-1), (-1, rows, cols, k, k, 1))
+        kernels = ops.broadcast_to(kernels, (ops.shape(kernels)[0], rows, cols, k, k, c))
+        kernels = ops.reshape(ops.transpose(kernels, (3, 4, 0, 1, 2, 5)), (k, k, -1, 1))
+        out = ops.depthwise_conv(windows, kernels, padding="valid")  # (1, p, p, M*rows*cols*C)
+        out = ops.reshape(out, (p, p, -1, rows, cols, c))
+        out = ops.transpose(out, (2, 3, 0, 4, 1, 5))  # (M, rows, p, cols, p, C)
+        return ops.reshape(out, (-1, t, h, w, c))
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "patch_size": self.patch_size}
+
+
 def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Model:
     """The Keras model for ``config`` on square frames of ``image_size`` pixels (default 64).
 
@@ -113,11 +157,15 @@ def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Mod
             x = layers.BatchNormalization(name=f"norm_{i}")(x)
     k = config.head_kernel_size
     head_kernel = (1, k, k) if config.head == "conv2d" else (3, 3, 3)
-    x = layers.Conv3D(
-        config.channels * p * p, head_kernel, padding="same", activation="sigmoid", name="head"
-    )(x)
-    if p > 1:
-        x = DepthToSpace(p, name="depth_to_space")(x)
+    if config.motion_kernel:
+        logits = layers.Conv3D(config.motion_kernel**2, head_kernel, padding="same", name="head")
+        x = DynamicFilter(p, name="motion")([frames, logits(x)])
+    else:
+        x = layers.Conv3D(
+            config.channels * p * p, head_kernel, padding="same", activation="sigmoid", name="head"
+        )(x)
+        if p > 1:
+            x = DepthToSpace(p, name="depth_to_space")(x)
     return keras.Model(frames, x, name="next_frame_predictor")
 
 
@@ -162,6 +210,7 @@ def model_config(model: keras.Model) -> ModelConfig:
         head="conv2d" if head_kernel[0] == 1 else "conv3d",
         head_kernel_size=head_kernel[1],
         channels=model.input_shape[-1],
+        motion_kernel=math.isqrt(names["head"].filters) if "motion" in names else 0,
     )
     return canonical(config)
 

@@ -98,6 +98,7 @@ class _Step(keras.Model):
         self.cells = [names[f"convlstm_{i}"].cell for i in range(len(self.config.filters))]
         self.norms = [names.get(f"norm_{i}") for i in range(len(self.cells))]
         self.head = names["head"]
+        self.motion = names.get("motion")
         size = image_size_of(model) // self.config.patch_size
         self.state_shapes = [(size, size, f) for f in self.config.filters for _ in "hc"]
 
@@ -112,5 +113,8 @@ class _Step(keras.Model):
             if norm is not None:
                 x = norm(ops.expand_dims(x, 1), training=False)[:, 0]
         x = self.head(ops.expand_dims(x, 1))
-        x = self.patch[1](x) if self.patch[1] else x
+        if self.motion:
+            x = self.motion([frame, x])
+        elif self.patch[1]:
+            x = self.patch[1](x)
         return [x, *new_states]

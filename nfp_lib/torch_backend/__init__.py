@@ -12,7 +12,12 @@ from nfp_lib.torch_backend.checkpoint import (
     save_checkpoint,
 )
 from nfp_lib.torch_backend.convlstm import ConvLSTM, ConvLSTMCell
-from nfp_lib.torch_backend.model import NextFramePredictor, build_model, model_config
+from nfp_lib.torch_backend.model import (
+    NextFramePredictor,
+    apply_dynamic_filters,
+    build_model,
+    model_config,
+)
 from nfp_lib.torch_backend.rollout import (
     predict_next,
     rollout,
@@ -33,6 +38,7 @@ __all__ = [
     "ConvLSTM",
     "ConvLSTMCell",
     "NextFramePredictor",
+    "apply_dynamic_filters",
     "build_model",
     "fit",
     "load_checkpoint",

@@ -1,12 +1,15 @@
 """The stacked ConvLSTM next-frame predictor, built from a :class:`~nfp_lib.config.ModelConfig`.
 
 Frames flow as ``(N, T, C, H, W)``: optional ``p x p`` patching (``pixel_unshuffle``), the
-ConvLSTM layers with an optional ``BatchNorm3d`` after every one but the last, a sigmoid head,
-and ``pixel_shuffle`` back to full size. Output frame ``t`` is the prediction of input frame
-``t + 1``. The Keras backend builds the same network layer for layer.
+ConvLSTM layers with an optional ``BatchNorm3d`` after every one but the last, and a head: either
+sigmoid pixels and ``pixel_shuffle`` back to full size, or (``motion_kernel``) per-patch softmax
+kernels that move the current frame (:func:`apply_dynamic_filters`). Output frame ``t`` is the
+prediction of input frame ``t + 1``. The Keras backend builds the same network layer for layer.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +44,7 @@ class NextFramePredictor(nn.Module):
             nn.BatchNorm3d(f, eps=1e-3, momentum=0.01) if config.norm == "batch" else nn.Identity()
             for f in config.filters[:-1]
         )
-        out_channels = config.channels * p * p
+        out_channels = config.motion_kernel**2 or config.channels * p * p
         if config.head == "conv2d":
             k = config.head_kernel_size
             self.head = nn.Conv2d(in_channels, out_channels, k, padding=k // 2)
@@ -67,6 +70,7 @@ class NextFramePredictor(nn.Module):
                 f"state: expected one (h, c) per layer ({len(self.layers)}), got {len(state)}"
             )
         p = self.config.patch_size
+        frames = x
         if p > 1:
             x = F.pixel_unshuffle(x, p)
         new_state = []
@@ -79,9 +83,13 @@ class NextFramePredictor(nn.Module):
             y = self.head(x.flatten(0, 1)).unflatten(0, x.shape[:2])
         else:
             y = self.head(x.transpose(1, 2)).transpose(1, 2)
-        y = torch.sigmoid(y)
-        if p > 1:
-            y = F.pixel_shuffle(y, p)
+        if self.config.motion_kernel:
+            kernels = torch.softmax(y.flatten(0, 1), dim=1)
+            y = apply_dynamic_filters(frames.flatten(0, 1), kernels, p).unflatten(0, y.shape[:2])
+        else:
+            y = torch.sigmoid(y)
+            if p > 1:
+                y = F.pixel_shuffle(y, p)
         return (y, new_state) if return_state else y
 
     def step(
@@ -116,6 +124,41 @@ class NextFramePredictor(nn.Module):
                 f"x: height and width must be multiples of patch_size {p}, "
                 f"got {x.shape[3]}x{x.shape[4]}"
             )
+
+
+def apply_dynamic_filters(
+    frames: torch.Tensor, kernels: torch.Tensor, patch_size: int
+) -> torch.Tensor:
+    """Filter every ``p x p`` patch of ``frames`` with its own ``K x K`` kernel.
+
+    ``frames`` ``(M, C, H, W)``; ``kernels`` ``(M, K*K, H/p, W/p)``, row-major ``(dy, dx)``,
+    one kernel per patch, used for every channel. Output pixel ``(y, x)`` of patch ``(i, j)`` is
+    ``sum over (dy, dx) of kernels[i, j, dy, dx] * frames[y + dy - K//2, x + dx - K//2]``
+    (zeros outside the frame): a cross-correlation, as ``nn.Conv2d`` computes it. With a
+    softmax kernel the output is a weighted average of shifted copies, so it stays in [0, 1].
+
+    Each patch reads a ``(p + K - 1)``-pixel square window around itself, and one grouped
+    convolution (a group per patch and channel) filters every window with its kernel, so no
+    ``K*K``-times-larger stack of shifted frames is ever built.
+    """
+    m, c, height, width = frames.shape
+    p, k = patch_size, math.isqrt(kernels.shape[1])
+    rows, cols = height // p, width // p
+    if k * k != kernels.shape[1] or kernels.shape != (m, k * k, rows, cols):
+        raise ValueError(
+            f"kernels: expected shape ({m}, K*K, {rows}, {cols}), got {tuple(kernels.shape)}"
+        )
+    size = p + k - 1
+    windows = F.unfold(F.pad(frames, (k // 2,) * 4), size, stride=p)  # (M, C*size*size, L)
+    windows = windows.view(m, c, size, size, rows * cols).permute(0, 4, 1, 2, 3)
+    weights = kernels.view(m, k, k, rows * cols).permute(0, 3, 1, 2)  # (M, L, K, K)
+    weights = weights.unsqueeze(2).expand(m, rows * cols, c, k, k)
+    groups = m * rows * cols * c
+    out = F.conv2d(
+        windows.reshape(1, groups, size, size), weights.reshape(groups, 1, k, k), groups=groups
+    )
+    out = out.view(m, rows, cols, c, p, p).permute(0, 3, 4, 5, 1, 2)  # (M, C, p, p, rows, cols)
+    return F.pixel_shuffle(out.reshape(m, c * p * p, rows, cols), p)
 
 
 def build_model(config: ModelConfig) -> NextFramePredictor:
