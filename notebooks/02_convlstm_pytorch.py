@@ -19,10 +19,11 @@
 #
 # This chapter builds the model of the book from the ground up, in plain PyTorch. We write the
 # convolutional LSTM cell of Shi et al. (2015) in a few lines, check it against the one in
-# `nfp_lib`, stack three of them into a next-frame predictor and follow a batch of Moving MNIST
-# videos through it, shape by shape. Then we check the one property a next-frame predictor must
-# have and that is easy to lose: its prediction of frame t + 1 may only look at frames 1 to t.
-# No training yet; that is a later chapter.
+# `nfp_lib`, stack three of them into a next-frame predictor with a head that moves the pixels of
+# the last frame, and follow a batch of Moving MNIST videos through it, shape by shape. Then we
+# check the one property a next-frame predictor must have and that is easy to lose: its
+# prediction of frame t + 1 may only look at frames 1 to t. No training yet; that is a later
+# chapter.
 
 # %% [markdown]
 # ## Set-up
@@ -208,7 +209,9 @@ print("last state h, c (N, F, H, W):", tuple(h_last.shape), tuple(c_last.shape))
 # ends with a *head* that turns the last layer's hidden state into a frame. Its architecture
 # comes from a `ModelConfig`; `nfp_lib.config.PRESETS` holds the ones the book uses. We take
 # **"laptop"**, the preset that trains on a CPU in minutes: three ConvLSTM layers of 32 filters
-# with 5 x 5 kernels, no normalisation, and 4 x 4 patches.
+# with 3 x 3 kernels, no normalisation, 4 x 4 patches, and a *motion head* (`motion_kernel=11`)
+# that moves the pixels of the last frame instead of drawing new ones. The next sections take
+# these apart one by one.
 
 # %%
 config = PRESETS["laptop"].model
@@ -222,7 +225,7 @@ print(model)
 # The first thing the model does is cut every 64 x 64 frame into 4 x 4 patches and stack the 16
 # pixels of each patch as channels: the frame becomes a 16 x 16 image with 16 channels
 # (PyTorch's `pixel_unshuffle`, also called *space to depth*). No pixel is lost, but the ConvLSTM
-# now works on a grid 16 times smaller, and a 5 x 5 kernel on it covers 20 x 20 pixels of the
+# now works on a grid 16 times smaller, and a 3 x 3 kernel on it covers 12 x 12 pixels of the
 # frame. That is what makes the model cheap enough for a laptop; OpenSTL's ConvLSTM does the
 # same. Each of the 16 channels is the frame sampled at one position inside the patches:
 
@@ -244,13 +247,101 @@ right.suptitle("its 16 channels, each 16 x 16")
 plt.show()
 
 # %% [markdown]
+# ### The motion head
+#
+# The ConvLSTM layers end with 32 filters on the 16 x 16 grid, and a *head* has to turn them
+# into the next 64 x 64 frame. The obvious head predicts pixels: a convolution outputs the 16
+# pixels of every patch, a sigmoid maps them into [0, 1] and `pixel_shuffle` (the inverse of
+# `pixel_unshuffle`) puts the patches back together. The library builds that head when
+# `motion_kernel` is 0, and the keras-io example's model is of that kind.
+#
+# But in Moving MNIST the next frame is almost the current one with the digits moved by 2 to 5
+# pixels. So the laptop preset predicts *motion* instead: for every 4 x 4 patch the head outputs
+# K x K numbers (K = `motion_kernel` = 11), which become a K x K kernel, and the next frame is
+# the **current frame** filtered with the kernel of each patch. A kernel that is 1 at one
+# position and 0 elsewhere copies the pixel at that offset: it moves the patch's content by up
+# to K // 2 = 5 pixels in each direction. This is a *dynamic filter* (De Brabandere et al.,
+# 2016): the filter is not a learned weight but an output of the network, different for every
+# patch and every frame. `torch_backend.apply_dynamic_filters(frames, kernels, patch_size)`
+# applies one kernel per patch to M frames, the K*K weights of each kernel given row by row as
+# channels: `kernels` has shape `(M, K*K, H/p, W/p)`.
+#
+# No training is needed to see what it does. We build kernels by hand: one-hot kernels that
+# move every patch the same way, then a different move for each half of the frame.
+
+# %%
+K, side = config.motion_kernel, IMAGE_SIZE // config.patch_size  # 11, 16 patches a side
+frame = frames[:1, 0]  # (1, 1, H, W): the first frame of video 0
+
+
+def shift_kernels(down, right):
+    """One-hot K x K kernels, one per patch, that move every patch down and right (pixels)."""
+    kernels = torch.zeros(1, K * K, side, side)
+    # weight (dy, dx) reads input pixel (y + dy - K // 2, x + dx - K // 2): dy = K // 2 - down
+    kernels[:, (K // 2 - down) * K + (K // 2 - right)] = 1.0
+    return kernels
+
+
+moved = torch_backend.apply_dynamic_filters(frame, shift_kernels(2, 5), config.patch_size)
+split = shift_kernels(-4, 0)  # the top half of the patches moves up 4 pixels...
+split[..., side // 2 :, :] = shift_kernels(4, 0)[..., side // 2 :, :]  # ...the bottom half down
+torn = torch_backend.apply_dynamic_filters(frame, split, config.patch_size)
+print("kernels (M, K*K, H/p, W/p):", tuple(split.shape), "-> frame", tuple(torn.shape))
+
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+shown = [
+    (frame, "the frame"),
+    (moved, "all patches: 2 down, 5 right"),
+    (torn, "top half up 4, bottom half down 4"),
+]
+for ax, (image, title) in zip(axes, shown, strict=True):
+    ax.imshow(image[0, 0], cmap="gray", vmin=0, vmax=1)
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# The digits move and stay sharp, because the output is made of the frame's own pixels: the
+# ConvLSTM only has to work out where each patch's content goes, not how to draw a digit. The
+# move is the same for the 16 pixels of a patch, so where two neighbouring patches disagree the
+# image tears along the patch edge, as in the right panel.
+#
+# The head does not output one-hot kernels but *logits*, K x K numbers per patch, and a softmax
+# over them makes the kernel: positive weights that sum to 1. The filtered frame is then a
+# weighted average of shifted copies of the current frame, so it stays in [0, 1] like a frame.
+# A model that is sure of a move puts almost all the weight on one offset; one that is unsure
+# spreads it, and the prediction becomes a blur of the moves it hesitates between. Equal logits
+# give the widest blur, an 11 x 11 average; a kernel split between two moves gives two faint
+# copies:
+
+# %%
+uniform = torch.softmax(torch.zeros(1, K * K, side, side), dim=1)  # all logits 0
+unsure = 0.5 * shift_kernels(0, -4) + 0.5 * shift_kernels(0, 4)  # left or right?
+print(f"equal logits: every weight is {uniform[0, 0, 0, 0]:.5f} = 1 / {K * K}")
+
+fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.4))
+for ax, kernels, title in zip(
+    axes, (uniform, unsure), ("equal logits: blur", "half left 4, half right 4"), strict=True
+):
+    ax.imshow(
+        torch_backend.apply_dynamic_filters(frame, kernels, config.patch_size)[0, 0],
+        cmap="gray",
+        vmin=0,
+        vmax=1,
+    )
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
 # ### Following a batch through the model
 #
 # Now the whole model, step by step, calling its parts by hand: `model.layers` are the ConvLSTM
 # layers, `model.norms` what comes after each (here nothing: `nn.Identity`), and `model.head` is
-# a convolution applied to every frame on its own, which maps the 32 filters back to 16 channels
-# (a 1 x 1 kernel in this preset). A sigmoid makes them pixel values in [0, 1], and
-# `pixel_shuffle` puts the patches back together.
+# a convolution applied to every frame on its own (3 x 3 in this preset), which maps the 32
+# filters to K x K = 121 logits per patch. A softmax over those 121 channels makes each patch's
+# kernel, and `apply_dynamic_filters` filters the **input** frames with them: the original
+# 64 x 64 frames, not their patches, so output t is input frame t moved.
 
 # %%
 with torch.no_grad():
@@ -263,10 +354,12 @@ with torch.no_grad():
         if i < len(model.norms):  # BatchNorm3d wants (N, F, T, H, W)
             x = model.norms[i](x.transpose(1, 2)).transpose(1, 2)
         print(f"{f'ConvLSTM layer {i}':>26}: {tuple(x.shape)}")
-    y = model.head(x.flatten(0, 1)).unflatten(0, x.shape[:2])  # each frame on its own
-    print(f"{'head (per frame)':>26}: {tuple(y.shape)}")
-    y = F.pixel_shuffle(torch.sigmoid(y), config.patch_size)
-    print(f"{'sigmoid, patches back':>26}: {tuple(y.shape)}")
+    logits = model.head(x.flatten(0, 1))  # every frame on its own: (N * T, K * K, H/p, W/p)
+    print(f"{'head logits (per frame)':>26}: {tuple(logits.unflatten(0, x.shape[:2]).shape)}")
+    kernels = torch.softmax(logits, dim=1)  # one K x K kernel per patch, summing to 1
+    y = torch_backend.apply_dynamic_filters(frames.flatten(0, 1), kernels, config.patch_size)
+    y = y.unflatten(0, frames.shape[:2])
+    print(f"{'input frames, filtered':>26}: {tuple(y.shape)}")
     print("same as model(frames):", torch.equal(y, model(frames)))
 
 # %% [markdown]
@@ -279,50 +372,63 @@ with torch.no_grad():
 #
 # A ConvLSTM layer with C input channels, F filters and a k x k kernel has one fused convolution
 # from C + F to 4F channels: $4F\,(C+F)\,k^2$ weights and $4F$ biases. The cost of one frame is
-# that many multiply-adds again for every position of the grid it runs on. A small helper counts
-# both for every preset, on 64 x 64 frames. "keras-io" is the model of the keras-io example this
-# book started from (it has 64 filters and works on the full 64 x 64 frame, so no patches).
+# that many multiply-adds again for every position of the grid it runs on. The head is one more
+# convolution, to `motion_kernel`² logits per grid position for a motion head (to C·p² pixels
+# for a pixel head), and the dynamic filter adds K x K multiply-adds for every output pixel. A
+# small helper counts it all for every preset, on 64 x 64 frames. "keras-io" is the model of
+# the keras-io example this book started from (it has 64 filters and works on the full 64 x 64
+# frame, so no patches, and predicts pixels).
 
 
 # %%
 def macs_per_frame(config, size=IMAGE_SIZE):
-    """Multiply-adds of the convolutions for one frame of size x size pixels."""
+    """Multiply-adds of the convolutions (and dynamic filter) for one size x size frame."""
     grid = (size // config.patch_size) ** 2
     channels, total = config.channels * config.patch_size**2, 0
     for filters, k in zip(config.filters, config.kernel_sizes, strict=True):
         total += grid * 4 * filters * (channels + filters) * k * k
         channels = filters
     head = config.head_kernel_size**2 if config.head == "conv2d" else 27
-    return total + grid * channels * config.channels * config.patch_size**2 * head
+    outputs = config.motion_kernel**2 or config.channels * config.patch_size**2
+    total += grid * channels * outputs * head
+    return total + size * size * config.channels * config.motion_kernel**2  # dynamic filter
+
+
+def num_parameters(config):
+    """Weights and biases of the PyTorch model of a ModelConfig."""
+    return sum(p.numel() for p in torch_backend.build_model(config).parameters())
 
 
 print(
-    f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5} {'grid':>8} "
+    f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5} {'grid':>8} {'head':>13} "
     f"{'parameters':>11} {'multiply-adds/frame':>20}"
 )
 for name, preset in PRESETS.items():
     m = preset.model
-    params = sum(p.numel() for p in torch_backend.build_model(m).parameters())
     grid = f"{IMAGE_SIZE // m.patch_size} x {IMAGE_SIZE // m.patch_size}"
+    head = f"motion {m.motion_kernel}x{m.motion_kernel}" if m.motion_kernel else "pixels"
     print(
         f"{name:12} {str(m.filters):>20} {str(m.kernel_sizes):>12} {m.patch_size:5} {grid:>8} "
-        f"{params:11,} {macs_per_frame(m) / 1e6:18,.0f} M"
+        f"{head:>13} {num_parameters(m):11,} {macs_per_frame(m) / 1e6:18,.0f} M"
     )
-ratio = macs_per_frame(PRESETS["keras-io"].model) / macs_per_frame(config)
-print(f"the keras-io model does {ratio:.0f} times the arithmetic of the laptop model per frame")
+keras_io = PRESETS["keras-io"].model
+weights = num_parameters(keras_io) / num_parameters(config)
+ratio = macs_per_frame(keras_io) / macs_per_frame(config)
+print(f"the keras-io model has {weights:.1f} times the weights of the laptop model")
+print(f"and does {ratio:.0f} times its arithmetic per frame")
 
 # %% [markdown]
-# The formula for the laptop model's first layer (16 channels in, 32 filters, 5 x 5):
+# The formula for the laptop model's first layer (16 channels in, 32 filters, 3 x 3):
 
 # %%
 first = model.layers[0].cell.conv
-print("4F(C+F)k^2 + 4F =", 4 * 32 * (16 + 32) * 5 * 5 + 4 * 32)
+print("4F(C+F)k^2 + 4F =", 4 * 32 * (16 + 32) * 3 * 3 + 4 * 32)
 print("counted:        ", sum(p.numel() for p in first.parameters()))
 
 # %% [markdown]
-# The laptop model has three quarters of the keras-io model's weights but needs a small fraction
-# of its arithmetic per frame: the patches shrink the grid sixteen-fold, and every weight of a
-# convolution is used once per grid position.
+# The arithmetic gap is far wider than the gap in weights: the patches shrink the grid
+# sixteen-fold, and every weight of a convolution is used once per grid position. The dynamic
+# filter itself is cheap, with no weights at all and 121 multiply-adds per pixel.
 
 # %% [markdown]
 # ## Causality: no peeking at the future
@@ -331,7 +437,8 @@ print("counted:        ", sum(p.numel() for p in first.parameters()))
 # frames 1..t and nothing later. Otherwise the model can copy the answer during training and
 # has nothing to copy from when it meets a real future. A ConvLSTM is causal by construction,
 # since the state at t is built from the inputs up to t, and a head that looks at each frame
-# on its own keeps it that way.
+# on its own keeps it that way. The motion head also reads input frame t itself, the frame it
+# moves, which output t is allowed to see.
 #
 # We can *measure* this. Take a video, replace every input frame after frame t by noise, and
 # compare the model's outputs with and without the change. Outputs 0..t must be bit-for-bit
@@ -360,8 +467,9 @@ ax.set(
 plt.show()
 
 # %% [markdown]
-# Exactly zero up to step t, and non-zero after it. (The changes are small because an untrained
-# model barely reacts to its input at all; we will see that below.) The keras-io example's model
+# Exactly zero up to step t, and non-zero after it. (The changes after t are large even though
+# the model is untrained: the motion head filters each input frame, so every output from t + 1
+# on is a blurred copy of the noise; we will see that blur below.) The keras-io example's model
 # fails this test, because its head is a 3-D convolution that also looks one frame ahead; the
 # next chapter, *A ConvLSTM in Keras*, measures that leak.
 
@@ -428,8 +536,11 @@ viz.plot_comparison(
 )
 
 # %% [markdown]
-# A flat grey: with random weights the head's output is close to 0, and the sigmoid turns 0
-# into 0.5 everywhere. The structure is in place, the weights are not.
+# A blurred copy of the frame before: with random weights the head's logits are all close to 0,
+# so the softmax makes every kernel nearly uniform, and the motion head averages each pixel's
+# 11 x 11 neighbourhood, the blur of the demo above. (A pixel head would output a flat gray
+# instead: its sigmoid turns 0 into 0.5 everywhere.) Training has to sharpen these kernels and
+# point each one the way its patch moves. The structure is in place, the weights are not.
 #
 # ## What's next
 #

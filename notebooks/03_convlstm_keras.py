@@ -129,8 +129,13 @@ print("max |Keras - PyTorch|:", np.abs(hidden - torch_backend.to_numpy(torch_hid
 # `keras_backend.build_model(config)` builds the next-frame predictor of a `ModelConfig` from
 # Keras layers, layer for layer like the PyTorch one: `space_to_depth` cuts the frames into
 # patches (a small custom layer, `keras_backend.SpaceToDepth`), `convlstm_0`, `convlstm_1`, ...
-# are `ConvLSTM2D` layers, `head` maps the filters back to pixels with a sigmoid, and
-# `depth_to_space` reassembles the frame. Here is the "laptop" preset.
+# are `ConvLSTM2D` layers, and `head` maps the filters to what the model predicts. Here is the
+# "laptop" preset, whose head predicts motion (previous chapter): `head` outputs 11 x 11 = 121
+# logits per patch, with no activation, and the layer `motion` (`keras_backend.DynamicFilter`)
+# takes two inputs, the model's input `frames` and the head's logits. It turns each patch's
+# logits into a kernel with a softmax and filters the input frames with them, as
+# `apply_dynamic_filters` does in PyTorch. (For a pixel head, `motion_kernel=0`, `head` ends in
+# a sigmoid and a `depth_to_space` layer reassembles the frame from the patches.)
 
 # %%
 laptop = PRESETS["laptop"].model
@@ -138,11 +143,13 @@ keras_laptop = keras_backend.build_model(laptop, image_size=64)
 keras_laptop.summary()
 
 # %% [markdown]
-# Two differences from the PyTorch model. Keras' `ConvLSTM2D` needs to know the frame size
-# when the model is built, so a Keras model is built for one `image_size` (the number of frames
-# stays free: `None` in the summary). And Keras has no per-frame `Conv2d` for a video, so the
-# head is a `Conv3D` whose kernel spans a single frame in time, 1 x k x k: each frame is
-# convolved on its own, exactly like the PyTorch head, and the model stays causal.
+# The last column of the summary shows the two paths into `motion`: the head's logits, and the input
+# frames, which skip the whole ConvLSTM stack. Two differences from the PyTorch model. Keras'
+# `ConvLSTM2D` needs to know the frame size when the model is built, so a Keras model is built for
+# one `image_size` (the number of frames stays free: `None` in the summary). And Keras has no
+# per-frame `Conv2d` for a video, so the head is a `Conv3D` whose kernel spans a single frame in
+# time, 1 x k x k: each frame is convolved on its own, exactly like the PyTorch head, and the model
+# stays causal.
 
 # %%
 print("head kernel (time, height, width):", keras_laptop.get_layer("head").kernel_size)
@@ -282,13 +289,12 @@ print("largest value of the cheat's last output:", np.abs(last).max())
 # %% [markdown]
 # ## Moving weights between Keras and PyTorch
 #
-# The same `ModelConfig` builds the same network in both frameworks, but each framework
-# initialises its weights its own way (Keras draws kernels with Glorot's scheme and recurrent
-# kernels as orthogonal matrices, PyTorch uses Kaiming's), so the two fresh models compute
-# different things. `porting.torch_to_keras(torch_model, keras_model)` copies every weight of
-# a PyTorch model into the Keras model of the same config, converting the layouts as above;
-# `porting.keras_to_torch` goes the other way. Both check every shape before they change
-# anything.
+# The same `ModelConfig` builds the same network in both frameworks, but each framework draws its
+# own random initial weights (`nfp_lib`'s PyTorch cell even follows Keras' scheme, Glorot kernels
+# and orthogonal recurrent kernels, but with other random numbers), so the two fresh models compute
+# different things. `porting.torch_to_keras(torch_model, keras_model)` copies every weight of a
+# PyTorch model into the Keras model of the same config, converting the layouts as above;
+# `porting.keras_to_torch` goes the other way. Both check every shape before they change anything.
 #
 # After a copy the two models must predict the same frames. First the laptop model, both ways:
 

@@ -17,12 +17,13 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/04_training.ipynb)
 #
-# The previous chapters built the same ConvLSTM next-frame predictor twice, in PyTorch and in
-# Keras. Untrained, both output gray mush. This chapter trains them: what the loss is, what the
-# model sees during training, how one configuration object drives both frameworks, and what
-# the training loop does besides stepping the optimiser (learning-rate schedule, early
-# stopping, checkpoints you can resume from). We run a short training live in both backends,
-# then look at the models that were trained for longer and ship with the book.
+# The previous chapters built the same ConvLSTM next-frame predictor twice, in PyTorch and in Keras.
+# Untrained, both output a blurred copy of the last frame: the `laptop` preset's motion head has not
+# learned yet where anything moves. This chapter trains them: what the loss is, what the model sees
+# during training, how one configuration object drives both frameworks, and what the training loop
+# does besides stepping the optimiser (learning-rate schedule, early stopping, checkpoints you can
+# resume from). We run a short training live in both backends, then look at the models that were
+# trained for longer and ship with the book.
 
 # %% [markdown]
 # ## Set-up
@@ -86,8 +87,9 @@ from nfp_lib.config import PRESETS, Config
 # %% [markdown]
 # ## The objective
 #
-# The model outputs every pixel through a sigmoid, so a predicted frame $\hat y$ has values in
-# $[0, 1]$ like the true frame $y$. We can read each pixel as "the probability that this pixel
+# Either head of the model gives a predicted frame $\hat y$ with values in $[0, 1]$, like the
+# true frame $y$: a pixel head through a sigmoid, the motion head as a weighted average of the
+# current frame's pixels. We can read each pixel as "the probability that this pixel
 # is ink" and score it with the **binary cross-entropy** (BCE), averaged over all pixels of all
 # predicted frames:
 #
@@ -171,9 +173,12 @@ print("validation in epochs 1 and 2:  ", np.array_equal(val_1, val_2))
 #
 # Everything about a run is in one `Config`: a `ModelConfig` (the architecture) and a
 # `TrainConfig` (how to fit it). `PRESETS` names the configurations the book uses. Here is
-# `laptop`, the model sized for a laptop CPU: three ConvLSTM layers of 32 filters with 5 x 5
+# `laptop`, the model sized for a laptop CPU: three ConvLSTM layers of 32 filters with 3 x 3
 # kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which makes
-# each step about 16 times cheaper; *Going further* times this).
+# each step about 16 times cheaper; *Going further* times this), and a motion head
+# (`motion_kernel`) that moves the current frame's pixels by up to 5 in each direction instead of
+# drawing the next frame (*A ConvLSTM in PyTorch*). Its training: 7 epochs of 1,000 fresh
+# sequences in batches of 4, with a learning rate of 0.0015, about 15 minutes on two CPU cores.
 
 # %%
 laptop = PRESETS["laptop"]
@@ -251,8 +256,11 @@ viz.plot_comparison(
 )
 
 # %% [markdown]
-# A few short epochs teach a model little more than the overall brightness of a frame; the
-# digits come later. The shipped models at the end of this chapter trained for much longer.
+# A few short epochs do not get far. A pixel head (the `tiny` preset, which `NFP_QUICK=1`
+# trains) learns little more than the overall brightness of a frame at first. The `laptop`
+# preset's motion head starts from a blurred copy of the current frame, so its first predictions
+# show the digits where they are, more or less sharp; moving them where they are going takes
+# longer. The shipped models at the end of this chapter trained for much longer.
 
 # %% [markdown]
 # ## What happens besides the optimiser step
@@ -375,7 +383,8 @@ for name in ("laptop-torch", "laptop-keras"):
 # %% [markdown]
 # Things to look for in these curves: the training and validation losses stay close (fresh
 # data every epoch leaves nothing to overfit), the validation SSIM climbs as the digits
-# sharpen, and the learning rate drops in steps wherever the validation loss stalled.
+# sharpen, and the learning rate drops by `lr_factor` wherever the validation loss stalled for
+# `lr_patience` epochs (in a short run it may never stall that long).
 #
 # ## What's next
 #

@@ -61,6 +61,7 @@ def test_bad_model_config(kwargs, match):
         ({"image_size": 16}, "image_size"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"sampling_end": 1.5}, "sampling_end"),
+        ({"lr_schedule": "step"}, "lr_schedule"),
     ],
 )
 def test_bad_train_config(kwargs, match):

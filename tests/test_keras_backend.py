@@ -256,6 +256,17 @@ def test_resume_restores_early_stopping_and_lr_plateau(trained, tmp_path):
     assert kb.fit(config, tmp_path, resume=True, progress=False)["epoch"] == [1, 2, 3]
 
 
+def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_path):
+    config = tiny_config(lr_schedule="cosine")  # 2 epochs of 2 batches
+    history = kb.fit(config, tmp_path, progress=False)
+    rate = config.train.learning_rate
+    assert history["learning_rate"] == pytest.approx([rate, rate / 2])  # at each epoch's start
+    model, _ = kb.load_model(tmp_path / "model.keras")
+    assert float(model.optimizer.learning_rate) == pytest.approx(0, abs=1e-12)
+    with pytest.raises(ValueError, match="cosine"):
+        kb.fit(tiny_config(lr_schedule="cosine", epochs=3), tmp_path, resume=True, progress=False)
+
+
 def test_fit_errors(tmp_path):
     with pytest.raises(ValueError, match="torch backend only"):
         kb.fit(tiny_config(sampling_steps=10), tmp_path, progress=False)

@@ -161,6 +161,19 @@ def test_learning_rate_reduction_and_early_stopping(tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path / "best.pt")[2]["epoch"] == 1
 
 
+def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_path):
+    config = TINY.replace(train={"lr_schedule": "cosine"})  # 2 epochs of 2 batches
+    history = _fit(config, tmp_path)
+    rate = config.train.learning_rate
+    assert history["learning_rate"] == pytest.approx([rate, rate / 2])  # at each epoch's start
+    checkpoint = load_checkpoint(tmp_path / "model.pt")[2]
+    assert checkpoint["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0, abs=1e-12)
+    with pytest.raises(ValueError, match="cosine"):
+        _fit(config.replace(train={"epochs": 3}), tmp_path, resume=True)
+    with pytest.raises(ValueError, match="plateau"):
+        _fit(TINY, tmp_path, resume=True)
+
+
 def test_teacher_forcing_probability_falls_linearly():
     assert teacher_forcing_probability(0, 0, 0.0) == 1.0
     assert teacher_forcing_probability(10**6, 0, 0.0) == 1.0

@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from nfp_lib import metrics
-from nfp_lib.config import Config
+from nfp_lib.config import Config, check_schedule
 from nfp_lib.data import shift_frames, training_sequences
 from nfp_lib.fileio import atomic_save, atomic_write_text
 from nfp_lib.keras_backend.model import build_model, canonical, model_config
@@ -60,28 +60,31 @@ def fit(
         model, history = _resume(out, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
-        model.compile(optimizer=_optimizer(config), loss=_loss(config))
         history = {key: [] for key in HISTORY_KEYS}
-    atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     done = len(history["epoch"])
+    train = _EpochData(config, train_data, first_epoch=done)
+    if not resume:
+        model.compile(optimizer=_optimizer(config, train.batches_per_epoch), loss=_loss(config))
+    atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     stopped = _epochs_since_best(history["val_loss"]) >= max(t.early_stopping_patience, 1)
     if done >= t.epochs or stopped:  # nothing left to do, or that run had stopped early
         return history
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", mode="min", patience=t.early_stopping_patience
     )
-    plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", mode="min", factor=t.lr_factor, patience=t.lr_patience, min_delta=0
-    )
+    plateau = None
+    if t.lr_schedule == "plateau":
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", mode="min", factor=t.lr_factor, patience=t.lr_patience, min_delta=0
+        )
     callbacks = [
         ValidationMetrics(val, t.batch_size),
         stopping,
-        plateau,
+        *([plateau] if plateau else []),
         _RestorePlateaus(stopping, plateau, history["val_loss"]),
         AtomicCheckpoint(out, history),
     ]
     x_val, y_val = shift_frames(val)
-    train = _EpochData(config, train_data, first_epoch=done)
     model.fit(
         train,
         steps_per_epoch=train.batches_per_epoch,
@@ -170,8 +173,9 @@ class _RestorePlateaus(keras.callbacks.Callback):
             since = _epochs_since_best(self.val_losses)
             best = min(self.val_losses)
             self.stopping.best, self.stopping.wait = best, since
-            patience = max(self.plateau.patience, 1)  # it resets its counter on every cut
-            self.plateau.best, self.plateau.wait = best, since % patience
+            if self.plateau is not None:
+                patience = max(self.plateau.patience, 1)  # it resets its counter on every cut
+                self.plateau.best, self.plateau.wait = best, since % patience
 
 
 class _EpochData(keras.utils.PyDataset):
@@ -230,11 +234,15 @@ def _check_data(video: np.ndarray, name: str, config: Config) -> np.ndarray:
     return video.astype(np.float32, copy=False)
 
 
-def _optimizer(config: Config) -> keras.optimizers.Optimizer:
+def _optimizer(config: Config, batches_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam(W) at ``learning_rate``, or following a cosine over every batch of the run."""
     t = config.train
+    rate = t.learning_rate
+    if t.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, t.epochs * batches_per_epoch)
     if t.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate=t.learning_rate, weight_decay=t.weight_decay)
-    return keras.optimizers.Adam(learning_rate=t.learning_rate)
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=t.weight_decay)
+    return keras.optimizers.Adam(learning_rate=rate)
 
 
 def _loss(config: Config) -> str:
@@ -254,7 +262,8 @@ def _resume(out: Path, config: Config) -> tuple[keras.Model, dict]:
             f"resume: expected {MODEL_FILE} and {HISTORY_FILE} in {out}, found "
             f"{sorted(p.name for p in out.iterdir()) if out.is_dir() else 'no such directory'}"
         )
-    model, _ = load_model(out / MODEL_FILE)
+    model, saved = load_model(out / MODEL_FILE)
+    check_schedule(out / MODEL_FILE, saved, config)
     if model_config(model) != canonical(config.model):
         raise ValueError(
             f"resume: the model in {out} is {model_config(model)}, "

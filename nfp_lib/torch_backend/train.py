@@ -1,10 +1,11 @@
 """Fit a :class:`NextFramePredictor` on Moving MNIST from a :class:`~nfp_lib.config.Config`.
 
 One function, :func:`fit`: seeded data and weights, Adam(W), BCE or MSE on next-frame targets,
-learning-rate reduction and early stopping on the validation loss, optional scheduled sampling,
-a checkpoint every epoch (atomic, so a crash never leaves a broken file) and ``resume=True`` to
-continue exactly where it stopped. On CUDA it uses bf16 autocast and channels-last convolutions;
-launched by ``torchrun`` with several processes it trains data-parallel (DDP).
+learning-rate reduction on plateaus or a cosine schedule, early stopping on the validation
+loss, optional scheduled sampling, a checkpoint every epoch (atomic, so a crash never leaves a
+broken file) and ``resume=True`` to continue exactly where it stopped. On CUDA it uses bf16
+autocast and channels-last convolutions; launched by ``torchrun`` with several processes it
+trains data-parallel (DDP).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from nfp_lib import metrics
-from nfp_lib.config import Config
+from nfp_lib.config import Config, check_schedule
 from nfp_lib.data import training_sequences
 from nfp_lib.fileio import atomic_write_text
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
@@ -145,9 +146,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
     optimizer = optimizer_class(
         model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience
-    )
+    scheduler = _scheduler(optimizer, tc, train_data, world)
     state = {
         "epoch": 0,
         "step": 0,
@@ -185,13 +184,15 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
             disable=not progress or rank != 0,
             file=sys.stdout,
         )
+        learning_rate = optimizer.param_groups[0]["lr"]
+        per_batch = None if tc.lr_schedule == "plateau" else scheduler
         try:
             loss, state["step"] = _train_epoch(
-                net, optimizer, video, list(sampler), tc, device, state["step"], bar
+                net, optimizer, per_batch, video, list(sampler), tc, device, state["step"], bar
             )
             val = _validate(model, val_data, tc, device, rank, world)
-            learning_rate = optimizer.param_groups[0]["lr"]
-            scheduler.step(val["val_loss"])
+            if tc.lr_schedule == "plateau":
+                scheduler.step(val["val_loss"])
             improved = val["val_loss"] < state["best_val_loss"]
             if improved:
                 state["best_val_loss"], state["bad_epochs"] = val["val_loss"], 0
@@ -217,6 +218,19 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
                 print(f"\ninterrupted during epoch {epoch}: {kept}", file=sys.stderr)
             break
     return {key: list(values) for key, values in history.items()}
+
+
+def _scheduler(optimizer, tc, train_data, world: int):
+    """ReduceLROnPlateau, or a per-batch half cosine from the learning rate to 0 over the run."""
+    if tc.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=tc.lr_factor, patience=tc.lr_patience
+        )
+    sequences = tc.num_train if train_data is None else len(train_data)
+    total = tc.epochs * math.ceil(math.ceil(sequences / world) / tc.batch_size)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    )
 
 
 def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, bool]:
@@ -252,8 +266,13 @@ def _autocast(tc, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def _train_epoch(net, optimizer, video, indices, tc, device, step, bar) -> tuple[float, int]:
-    """One pass over ``indices``; returns the mean training loss and the new step count."""
+def _train_epoch(
+    net, optimizer, scheduler, video, indices, tc, device, step, bar
+) -> tuple[float, int]:
+    """One pass over ``indices``; returns the mean training loss and the new step count.
+
+    ``scheduler``, when given, steps after every batch.
+    """
     net.train()
     loss_fn = LOSSES[tc.loss]
     total = torch.zeros((), dtype=torch.float64, device=device)
@@ -270,6 +289,8 @@ def _train_epoch(net, optimizer, video, indices, tc, device, step, bar) -> tuple
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         step += 1
         total += loss.detach() * len(x)
         bar.update()
@@ -320,6 +341,7 @@ def _resume(path: Path, config: Config, model, optimizer, scheduler) -> dict:
         raise ValueError(
             f"resume: {path} holds the architecture {saved.model}, expected {config.model}"
         )
+    check_schedule(path, saved, config)
     missing = [key for key in TRAIN_STATE_KEYS if key not in checkpoint]
     if missing:
         raise ValueError(f"resume: {path} is not a training checkpoint (no {', '.join(missing)})")
