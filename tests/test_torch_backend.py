@@ -191,6 +191,9 @@ def test_motion_head_predicts_moved_copies_of_the_current_frame():
     # a softmax-weighted average of pixels of frame t: within its range, never made up
     assert y.min() >= 0 and y.max() <= 1
     assert torch.all(y.amax(dim=(2, 3, 4)) <= x.amax(dim=(2, 3, 4)) + 1e-6)
+    with torch.no_grad():
+        white = model(torch.ones_like(x))  # sums of softmax weights may round above 1
+    assert white.max() <= 1.0 and white.min() >= 0.0
 
 
 def test_predictor_needs_a_model_config():

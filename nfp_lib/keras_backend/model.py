@@ -91,7 +91,8 @@ class DynamicFilter(layers.Layer):
 
     A softmax turns each patch's logits into a ``K x K`` kernel (row-major ``(dy, dx)``), and
     every pixel of the patch becomes that kernel's weighted sum of the frame around it
-    (cross-correlation, zeros outside the frame), the same kernel for every channel. As in
+    (cross-correlation, zeros outside the frame), the same kernel for every channel, clipped to
+    [0, 1] against rounding. As in
     PyTorch, each patch's ``(p + K - 1)``-pixel window is filtered by one depthwise convolution
     with a channel per patch and frame channel, so no ``K*K`` stack of shifted frames is built.
     """
@@ -118,6 +119,7 @@ class DynamicFilter(layers.Layer):
         out = ops.depthwise_conv(windows, kernels, padding="valid")  # (1, p, p, M*rows*cols*C)
         out = ops.reshape(out, (p, p, -1, rows, cols, c))
         out = ops.transpose(out, (2, 3, 0, 4, 1, 5))  # (M, rows, p, cols, p, C)
+        out = ops.clip(out, 0, 1)  # a weighted average of pixels, but rounding can pass 1
         return ops.reshape(out, (-1, t, h, w, c))
 
     def compute_output_shape(self, input_shapes):

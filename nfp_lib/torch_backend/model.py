@@ -86,6 +86,7 @@ class NextFramePredictor(nn.Module):
         if self.config.motion_kernel:
             kernels = torch.softmax(y.flatten(0, 1), dim=1)
             y = apply_dynamic_filters(frames.flatten(0, 1), kernels, p).unflatten(0, y.shape[:2])
+            y = y.clamp(0, 1)  # a weighted average of pixels, but rounding can pass 1 by a hair
         else:
             y = torch.sigmoid(y)
             if p > 1:
@@ -135,7 +136,8 @@ def apply_dynamic_filters(
     one kernel per patch, used for every channel. Output pixel ``(y, x)`` of patch ``(i, j)`` is
     ``sum over (dy, dx) of kernels[i, j, dy, dx] * frames[y + dy - K//2, x + dx - K//2]``
     (zeros outside the frame): a cross-correlation, as ``nn.Conv2d`` computes it. With a
-    softmax kernel the output is a weighted average of shifted copies, so it stays in [0, 1].
+    softmax kernel the output is a weighted average of shifted copies, so it stays in the
+    frames' range (up to rounding, which the model clamps away).
 
     Each patch reads a ``(p + K - 1)``-pixel square window around itself, and one grouped
     convolution (a group per patch and channel) filters every window with its kernel, so no
