@@ -92,9 +92,9 @@ class DynamicFilter(layers.Layer):
     A softmax turns each patch's logits into a ``K x K`` kernel (row-major ``(dy, dx)``), and
     every pixel of the patch becomes that kernel's weighted sum of the frame around it
     (cross-correlation, zeros outside the frame), the same kernel for every channel, clipped to
-    [0, 1] against rounding. As in
-    PyTorch, each patch's ``(p + K - 1)``-pixel window is filtered by one depthwise convolution
-    with a channel per patch and frame channel, so no ``K*K`` stack of shifted frames is built.
+    [0, 1] against rounding. As in PyTorch, each patch's ``(p + K - 1)``-pixel window is
+    filtered by one depthwise convolution with a channel per patch and frame channel, so no
+    ``K*K`` stack of shifted frames is built.
     """
 
     def __init__(self, patch_size: int, **kwargs):
