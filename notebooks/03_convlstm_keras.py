@@ -320,8 +320,10 @@ back = np.abs(fresh_keras.predict(videos64, verbose=0) - torch_predict(fresh_tor
 print(f"laptop, Keras -> PyTorch:      max |Keras - PyTorch| = {back.max():.2e}")
 
 # %% [markdown]
-# Differences of about 10⁻⁷, float32 rounding: the two frameworks add the same numbers in a
-# different order.
+# After a copy, differences of a few 10⁻⁷, float32 rounding: the two frameworks add the same
+# numbers in a different order. The fresh models differ by thousands of times more, yet not by
+# much in absolute terms: an untrained motion head outputs nearly the same blur of the input
+# frame whatever its random weights (previous chapter).
 #
 # The keras-io model also has batch normalisation, whose learned scale and shift and running
 # mean and variance must travel too. A fresh layer has scale 1, shift 0, mean 0 and variance 1,

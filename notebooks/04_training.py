@@ -258,9 +258,10 @@ viz.plot_comparison(
 # %% [markdown]
 # A few short epochs do not get far. A pixel head (the `tiny` preset, which `NFP_QUICK=1`
 # trains) learns little more than the overall brightness of a frame at first. The `laptop`
-# preset's motion head starts from a blurred copy of the current frame, so its first predictions
-# show the digits where they are, more or less sharp; moving them where they are going takes
-# longer. The shipped models at the end of this chapter trained for much longer.
+# preset's motion head starts from a blurred copy of the current frame, and after a short run
+# its predictions are still a blur of the digits where they are; narrowing that blur down to the
+# digits where they are going takes longer. The shipped models at the end of this chapter
+# trained for much longer.
 
 # %% [markdown]
 # ## What happens besides the optimiser step
