@@ -60,12 +60,12 @@ def fit(
         model, history = _resume(out, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
+        sequences = t.num_train if train_data is None else len(train_data)
+        batches_per_epoch = math.ceil(sequences / t.batch_size)
+        model.compile(optimizer=_optimizer(config, batches_per_epoch), loss=_loss(config))
         history = {key: [] for key in HISTORY_KEYS}
-    done = len(history["epoch"])
-    train = _EpochData(config, train_data, first_epoch=done)
-    if not resume:
-        model.compile(optimizer=_optimizer(config, train.batches_per_epoch), loss=_loss(config))
     atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
+    done = len(history["epoch"])
     stopped = _epochs_since_best(history["val_loss"]) >= max(t.early_stopping_patience, 1)
     if done >= t.epochs or stopped:  # nothing left to do, or that run had stopped early
         return history
@@ -85,6 +85,7 @@ def fit(
         AtomicCheckpoint(out, history),
     ]
     x_val, y_val = shift_frames(val)
+    train = _EpochData(config, train_data, first_epoch=done)
     model.fit(
         train,
         steps_per_epoch=train.batches_per_epoch,

@@ -228,9 +228,7 @@ def _scheduler(optimizer, tc, train_data, world: int):
         )
     sequences = tc.num_train if train_data is None else len(train_data)
     total = tc.epochs * math.ceil(math.ceil(sequences / world) / tc.batch_size)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-    )
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
 
 
 def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, bool]:
