@@ -3,7 +3,7 @@
 Cases (each runs in its own process so peak memory is its own):
 - ``keras-io/keras``: the keras-io example model in stock Keras (the configured backend);
 - ``keras-io/torch``: our PyTorch model with exactly that architecture;
-- ``laptop/torch``: our fast configuration (4x4 patches, two ConvLSTM layers of 64).
+- ``laptop/torch``: our fast configuration (the ``laptop`` preset: 4x4 patches, a motion head).
 Every case trains on batches of 5 sequences of 19 input frames (64x64) and rolls out 10 frames
 after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the keras-io style
 re-run (the whole growing sequence for every new frame) with the O(T) rollout that carries state.

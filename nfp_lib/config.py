@@ -16,7 +16,7 @@ from pathlib import Path
 ACTIVATIONS = ("tanh", "relu")
 NORMS = ("none", "batch")
 HEADS = ("conv2d", "conv3d")
-LOSSES = ("bce", "mse")
+LOSSES = ("bce", "mse", "l1")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("plateau", "cosine")
 
@@ -111,6 +111,14 @@ class TrainConfig:
         ``image_size`` pixels square, digits from ``digits`` ("sklearn" offline or "mnist").
     fresh_data: draw new training sequences every epoch (as OpenSTL does) instead of
         reusing one fixed set.
+    loss: the per-pixel training loss, averaged over pixels: ``"bce"`` (binary cross-entropy, the
+        keras-io example's), ``"mse"`` (squared error, most papers') or ``"l1"`` (absolute error).
+        Where the next frame is uncertain, BCE and MSE are lowest for the average of the
+        possible frames (a blur) and L1 for their per-pixel median, which stays sharper.
+    finish_loss / finish_from: from epoch ``finish_from`` on (counted from 1; 0: never), train
+        with ``finish_loss`` instead of ``loss``. BCE learns the motion fastest and L1 then
+        sharpens what BCE blurred. Those epochs' ``val_loss`` is the new loss, so early stopping,
+        the plateau schedule and ``best.pt`` start their record afresh when the loss changes.
     lr_schedule: ``"plateau"`` halves (``lr_factor``) the learning rate when the validation loss
         has not improved for ``lr_patience`` epochs; ``"cosine"`` lowers it after every batch
         along a half cosine from ``learning_rate`` to 0 at the end of ``epochs``, the usual
@@ -126,6 +134,8 @@ class TrainConfig:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     loss: str = "bce"
+    finish_loss: str = ""
+    finish_from: int = 0
     lr_schedule: str = "plateau"
     lr_patience: int = 3
     lr_factor: float = 0.5
@@ -143,6 +153,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice("loss", self.loss, LOSSES)
+        if self.finish_from < 0:
+            raise ValueError(f"finish_from: expected an epoch >= 1 or 0, got {self.finish_from}")
+        if self.finish_from:
+            _check_choice("finish_loss", self.finish_loss, LOSSES)
+        elif self.finish_loss:
+            raise ValueError(
+                f"finish_loss: {self.finish_loss!r} is never used with finish_from=0; "
+                "set finish_from, or leave finish_loss empty"
+            )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         for name in ("epochs", "batch_size", "num_train", "num_val"):
@@ -158,6 +177,12 @@ class TrainConfig:
             raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
         if not 0.0 <= self.sampling_end <= 1.0:
             raise ValueError(f"sampling_end: expected a probability, got {self.sampling_end}")
+
+    def loss_at(self, epoch: int) -> str:
+        """The loss that trains epoch ``epoch`` (counted from 1)."""
+        if self.finish_from and epoch >= self.finish_from:
+            return self.finish_loss
+        return self.loss
 
 
 @dataclass(frozen=True)
@@ -214,10 +239,12 @@ PRESETS: dict[str, Config] = {
             motion_kernel=11,
         ),
         TrainConfig(
-            epochs=7,
+            epochs=11,
             batch_size=4,
-            learning_rate=1.5e-3,
-            num_train=1000,
+            learning_rate=5e-3,
+            finish_loss="l1",
+            finish_from=11,
+            num_train=800,
             num_val=100,
             fresh_data=True,
         ),
@@ -252,8 +279,14 @@ PRESETS: dict[str, Config] = {
 
 
 def check_schedule(path: str | Path, saved: Config, config: Config) -> None:
-    """A run resumes with the learning-rate schedule it started with (a cosine one: its length)."""
+    """A run resumes with the losses and the learning-rate schedule it started with (a cosine
+    one: with its number of epochs too)."""
     was, now = saved.train, config.train
+    if _loss_plan(was) != _loss_plan(now):
+        raise ValueError(
+            f"resume: {path} was trained with {_loss_plan(was)}, expected the config's "
+            f"{_loss_plan(now)} (the losses are fixed by the settings the run started with)"
+        )
     if was.lr_schedule != now.lr_schedule or (
         now.lr_schedule == "cosine" and was.epochs != now.epochs
     ):
@@ -262,6 +295,12 @@ def check_schedule(path: str | Path, saved: Config, config: Config) -> None:
             f"epochs, expected the config's {now.lr_schedule!r} over {now.epochs} (a cosine "
             "schedule is fixed by the epochs the run started with)"
         )
+
+
+def _loss_plan(t: TrainConfig) -> str:
+    if not t.finish_from:
+        return f"loss {t.loss!r}"
+    return f"loss {t.loss!r}, then {t.finish_loss!r} from epoch {t.finish_from}"
 
 
 def load_config(name_or_path: str | Path) -> Config:

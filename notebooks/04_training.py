@@ -129,6 +129,38 @@ for name, guess in guesses.items():
 # current frame is a poor guess under BCE: its strokes are confidently in the wrong place.
 
 # %% [markdown]
+# A third choice is the **mean absolute error** $\frac{1}{|P|}\sum_p |y_p - \hat y_p|$
+# (`loss="l1"`). The losses differ most where the future is uncertain. Say a digit will move 2
+# pixels to the right with probability 0.6, or 3 pixels with probability 0.4. Which single
+# guess does each loss prefer? The cell below scores three guesses against both outcomes,
+# weighted by their odds.
+
+# %%
+frame = videos[0, 5]
+outcomes = [np.roll(frame, 2, axis=1), np.roll(frame, 3, axis=1)]
+odds = [0.6, 0.4]
+candidates = {
+    "the likelier frame (2 pixels)": outcomes[0],
+    "the other frame (3 pixels)": outcomes[1],
+    "the odds-weighted average (a blur)": odds[0] * outcomes[0] + odds[1] * outcomes[1],
+}
+losses = {"BCE": F.binary_cross_entropy, "MSE": F.mse_loss, "L1": F.l1_loss}
+print(f"{'expected loss of the guess':<36}" + "".join(f"{name:>8}" for name in losses))
+for name, guess in candidates.items():
+    g = torch.from_numpy(guess).clamp(1e-7, 1 - 1e-7)
+    expected = [
+        sum(p * fn(g, torch.from_numpy(o)).item() for p, o in zip(odds, outcomes))
+        for fn in losses.values()
+    ]
+    print(f"{name:<36}" + "".join(f"{v:8.4f}" for v in expected))
+
+# %% [markdown]
+# BCE and MSE are lowest for the blend: under uncertainty they teach the model to average the
+# possible futures, which is why trained predictors blur. L1 is lowest for the per-pixel median,
+# here the likelier frame, sharp. SSIM, the score we report, punishes a blur as the eye does, so
+# the `laptop` preset trains with L1 (*Results* shows what that bought).
+
+# %% [markdown]
 # ## Teacher forcing
 #
 # During training the model reads a whole video at once and predicts every next frame: the

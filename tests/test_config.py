@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from nfp_lib.config import PRESETS, Config, ModelConfig, TrainConfig, load_config
+from nfp_lib.config import (
+    PRESETS,
+    Config,
+    ModelConfig,
+    TrainConfig,
+    check_schedule,
+    load_config,
+)
 
 
 def test_round_trip_through_json(tmp_path):
@@ -54,7 +61,10 @@ def test_bad_model_config(kwargs, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"loss": "l1"}, "loss"),
+        ({"loss": "huber"}, "loss"),
+        ({"finish_from": -1, "finish_loss": "l1"}, "finish_from"),
+        ({"finish_from": 2, "finish_loss": "huber"}, "finish_loss"),
+        ({"finish_loss": "l1"}, "finish_loss: 'l1' is never used"),
         ({"optimizer": "sgd"}, "optimizer"),
         ({"epochs": 0}, "epochs"),
         ({"num_frames": 1}, "num_frames"),
@@ -82,3 +92,20 @@ def test_load_config_errors(tmp_path):
         load_config(unknown)
     with pytest.raises(ValueError, match="expected keys"):
         Config.from_dict({"optimiser": {}})
+
+
+def test_finish_loss_trains_the_last_epochs():
+    t = TrainConfig(epochs=5, loss="bce", finish_loss="l1", finish_from=4)
+    assert [t.loss_at(epoch) for epoch in range(1, 7)] == ["bce"] * 3 + ["l1"] * 3
+    assert [TrainConfig(epochs=2, loss="mse").loss_at(epoch) for epoch in (1, 2)] == ["mse"] * 2
+
+
+def test_a_run_resumes_with_the_losses_it_started_with():
+    saved = Config(train=TrainConfig(epochs=5, finish_loss="l1", finish_from=4))
+    check_schedule("run", saved, saved.replace(train={"epochs": 8}))  # epochs may grow
+    for change in ({"loss": "mse"}, {"finish_loss": "mse"}, {"finish_from": 5}):
+        with pytest.raises(ValueError, match="trained with loss 'bce', then 'l1' from epoch 4"):
+            check_schedule("run", saved, saved.replace(train=change))
+    plain = Config(train=TrainConfig(epochs=5))
+    with pytest.raises(ValueError, match="loss 'bce', expected the config's loss 'l1'"):
+        check_schedule("run", plain, plain.replace(train={"loss": "l1"}))

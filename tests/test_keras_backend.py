@@ -10,6 +10,7 @@ import pytest
 
 from nfp_lib import keras_backend as kb
 from nfp_lib.config import PRESETS, Config, ModelConfig, TrainConfig
+from nfp_lib.keras_backend import train as keras_train
 
 SIZE = 16
 SMALL = ModelConfig(filters=(4, 6), kernel_sizes=(3, 1), norm="batch", patch_size=2)
@@ -226,6 +227,57 @@ def test_fit_writes_history_config_and_a_safe_model(trained):
     assert int(model.optimizer.iterations) == 2 * 2  # restored optimizer: 2 epochs x 2 batches
     clip = video(n=2, t=3, size=32)
     assert kb.rollout(model, clip, 2).shape == (2, 2, 32, 32, 1)
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse", "l1"])
+def test_validation_loss_is_the_configured_loss(tmp_path, loss):
+    clips = video(n=4, t=5, size=32, seed=3)
+    config = tiny_config(epochs=1, loss=loss)
+    history = kb.fit(config, tmp_path, train_data=clips, val_data=clips[:2], progress=False)
+    model, _ = kb.load_model(tmp_path / "model.keras")
+    y = clips[:2, 1:].astype(np.float64)
+    p = np.clip(kb.predict_next(model, clips[:2]).astype(np.float64), 1e-7, 1 - 1e-7)
+    expected = {
+        "bce": -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)),
+        "mse": np.mean((y - p) ** 2),
+        "l1": np.mean(np.abs(y - p)),
+    }[loss]
+    assert history["val_loss"] == pytest.approx([expected], rel=1e-4)
+
+
+def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(tmp_path, monkeypatch):
+    clips = video(n=4, t=5, size=32, seed=3)
+    data = {"train_data": clips, "val_data": clips[:2], "progress": False}
+    # L1, then BCE, whose values are larger: only a fresh record keeps epoch 3 off a plateau
+    config = tiny_config(epochs=4, loss="l1", finish_loss="bce", finish_from=3, lr_patience=0)
+    straight = kb.fit(config, tmp_path / "straight", **data)
+    model, _ = kb.load_model(tmp_path / "straight" / "model.keras")
+    assert model.loss == "binary_crossentropy"
+    y = clips[:2, 1:].astype(np.float64)
+    p = np.clip(kb.predict_next(model, clips[:2]).astype(np.float64), 1e-7, 1 - 1e-7)
+    bce = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert straight["val_loss"][3] == pytest.approx(bce, rel=1e-4)
+    assert min(straight["val_loss"][:2]) < straight["val_loss"][2]
+    assert straight["learning_rate"][3] == straight["learning_rate"][2]
+
+    save = keras_train.AtomicCheckpoint.on_epoch_end
+
+    def stop_after_epoch_2(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_train.AtomicCheckpoint, "on_epoch_end", stop_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        kb.fit(config, tmp_path / "resumed", **data)
+    monkeypatch.undo()
+    resumed = kb.fit(config, tmp_path / "resumed", resume=True, **data)
+    assert resumed["epoch"] == straight["epoch"]
+    for key in ("loss", "val_loss", "val_ssim", "learning_rate"):
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, err_msg=key)
+    again, _ = kb.load_model(tmp_path / "resumed" / "model.keras")
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(trained, tmp_path):

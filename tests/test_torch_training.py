@@ -22,6 +22,7 @@ from nfp_lib.torch_backend import (
     build_model,
     fit,
     load_checkpoint,
+    predict_next,
     rollout,
     rollout_rerun,
     sampled_forward,
@@ -103,6 +104,64 @@ def test_loss_decreases_on_fixed_data(tmp_path):
     history = _fit(config, tmp_path, train_data=video, val_data=video[:2])
     assert history["loss"][-1] < 0.8 * history["loss"][0]
     assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+REFERENCE_LOSSES = {
+    "bce": lambda y, p: -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)),
+    "mse": lambda y, p: np.mean((y - p) ** 2),
+    "l1": lambda y, p: np.mean(np.abs(y - p)),
+}
+
+
+@pytest.mark.parametrize("loss", sorted(REFERENCE_LOSSES))
+def test_validation_loss_is_the_configured_loss(tmp_path, loss):
+    video = generate_moving_mnist(4, num_frames=5, size=32, seed=3)
+    config = TINY.replace(train={"epochs": 1, "batch_size": 4, "loss": loss})
+    history = _fit(config, tmp_path, train_data=video, val_data=video[:2])
+    model = load_checkpoint(tmp_path / "model.pt")[0]
+    pred = predict_next(model, video[:2]).astype(np.float64)
+    expected = REFERENCE_LOSSES[loss](video[:2, 1:].astype(np.float64), pred)
+    assert history["val_loss"] == pytest.approx([expected], rel=1e-4)
+
+
+def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(tmp_path, monkeypatch):
+    video = generate_moving_mnist(8, num_frames=5, size=32, seed=3)
+    data = {"train_data": video, "val_data": video[:2]}
+    # L1, then BCE, whose values are larger: only a fresh record makes epoch 3 the best
+    config = TINY.replace(
+        train={
+            "epochs": 4,
+            "loss": "l1",
+            "finish_loss": "bce",
+            "finish_from": 3,
+            "lr_patience": 0,
+        }
+    )
+    straight = _fit(config, tmp_path / "straight", **data)
+    model, _, checkpoint = load_checkpoint(tmp_path / "straight" / "model.pt")
+    pred = predict_next(model, video[:2]).astype(np.float64)
+    bce = REFERENCE_LOSSES["bce"](video[:2, 1:].astype(np.float64), pred)
+    assert straight["val_loss"][3] == pytest.approx(bce, rel=1e-4)
+    assert min(straight["val_loss"][:2]) < straight["val_loss"][2]
+    assert checkpoint["best_val_loss"] == min(straight["val_loss"][2:])
+    assert straight["learning_rate"][3] == straight["learning_rate"][2]  # epoch 3 was no plateau
+
+    real, calls = train_module._train_epoch, []
+
+    def interrupt_epoch_3(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(train_module, "_train_epoch", interrupt_epoch_3)
+    assert _fit(config, tmp_path / "resumed", **data)["epoch"] == [1, 2]
+    monkeypatch.setattr(train_module, "_train_epoch", real)
+    resumed = _fit(config, tmp_path / "resumed", resume=True, **data)
+    _same_history(straight, resumed)
+    _same_weights(
+        _weights(tmp_path / "straight" / "model.pt"), _weights(tmp_path / "resumed" / "model.pt")
+    )
 
 
 def test_the_leaky_conv3d_head_trains_and_rolls_out_by_rerunning(tmp_path):

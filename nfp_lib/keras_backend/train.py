@@ -26,6 +26,11 @@ from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
+KERAS_LOSSES = {
+    "bce": "binary_crossentropy",
+    "mse": "mean_squared_error",
+    "l1": "mean_absolute_error",
+}
 
 
 def fit(
@@ -41,7 +46,8 @@ def fit(
     ``train_data`` / ``val_data``: videos ``(N, T, H, W, C)`` to use instead of generated ones.
     ``resume=True`` loads ``out_dir/model.keras`` and ``history.json`` and goes on from the next
     epoch. The history maps each of :data:`HISTORY_KEYS` to one value per epoch. Keras trains
-    in float32 here (``mixed_precision`` is honoured by the torch backend only).
+    in float32 here (``mixed_precision`` is honoured by the torch backend only). With a
+    ``finish_loss`` the model is compiled again, with the same optimizer, from ``finish_from`` on.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
@@ -62,13 +68,31 @@ def fit(
         model = build_model(config.model, image_size=t.image_size)
         sequences = t.num_train if train_data is None else len(train_data)
         batches_per_epoch = math.ceil(sequences / t.batch_size)
-        model.compile(optimizer=_optimizer(config, batches_per_epoch), loss=_loss(config))
+        model.compile(optimizer=_optimizer(config, batches_per_epoch), loss=KERAS_LOSSES[t.loss])
         history = {key: [] for key in HISTORY_KEYS}
     atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
+    switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
+    for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
+        done = len(history["epoch"])
+        val_losses = history["val_loss"][first:]  # this loss's record
+        stopped = _epochs_since_best(val_losses) >= max(t.early_stopping_patience, 1)
+        if stopped:  # that run had stopped early
+            return history
+        if done >= end:  # this part is done (or empty)
+            continue
+        if model.loss != KERAS_LOSSES[loss]:
+            model.compile(optimizer=model.optimizer, loss=KERAS_LOSSES[loss])
+        if not _fit_epochs(model, config, train_data, val, history, out, (first, end), progress):
+            break
+    return history
+
+
+def _fit_epochs(model, config, train_data, val, history, out, epochs, progress) -> bool:
+    """``model.fit`` from the next epoch up to ``epochs = (first, end)``'s end, where ``first``
+    is the first epoch trained with the current loss; False when early stopping ended it."""
+    t = config.train
+    first, end = epochs
     done = len(history["epoch"])
-    stopped = _epochs_since_best(history["val_loss"]) >= max(t.early_stopping_patience, 1)
-    if done >= t.epochs or stopped:  # nothing left to do, or that run had stopped early
-        return history
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", mode="min", patience=t.early_stopping_patience
     )
@@ -81,23 +105,22 @@ def fit(
         ValidationMetrics(val, t.batch_size),
         stopping,
         *([plateau] if plateau else []),
-        _RestorePlateaus(stopping, plateau, history["val_loss"]),
+        _RestorePlateaus(stopping, plateau, history["val_loss"][first:]),
         AtomicCheckpoint(out, history),
     ]
-    x_val, y_val = shift_frames(val)
     train = _EpochData(config, train_data, first_epoch=done)
     model.fit(
         train,
         steps_per_epoch=train.batches_per_epoch,
         shuffle=False,  # _EpochData shuffles, reproducibly
-        validation_data=(x_val, y_val),
+        validation_data=shift_frames(val),
         validation_batch_size=t.batch_size,
-        epochs=t.epochs,
+        epochs=end,
         initial_epoch=done,
         callbacks=callbacks,
         verbose=1 if progress else 0,
     )
-    return history
+    return not model.stop_training
 
 
 def load_model(path: str | Path) -> tuple[keras.Model, Config]:
@@ -244,10 +267,6 @@ def _optimizer(config: Config, batches_per_epoch: int) -> keras.optimizers.Optim
     if t.optimizer == "adamw":
         return keras.optimizers.AdamW(learning_rate=rate, weight_decay=t.weight_decay)
     return keras.optimizers.Adam(learning_rate=rate)
-
-
-def _loss(config: Config) -> str:
-    return "binary_crossentropy" if config.train.loss == "bce" else "mean_squared_error"
 
 
 def _epochs_since_best(val_losses: list[float]) -> int:

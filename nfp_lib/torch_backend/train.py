@@ -1,6 +1,6 @@
 """Fit a :class:`NextFramePredictor` on Moving MNIST from a :class:`~nfp_lib.config.Config`.
 
-One function, :func:`fit`: seeded data and weights, Adam(W), BCE or MSE on next-frame targets,
+One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE or L1 on next-frame targets,
 learning-rate reduction on plateaus or a cosine schedule, early stopping on the validation
 loss, optional scheduled sampling, a checkpoint every epoch (atomic, so a crash never leaves a
 broken file) and ``resume=True`` to continue exactly where it stopped. On CUDA it uses bf16
@@ -40,6 +40,7 @@ HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_ra
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "bce": F.binary_cross_entropy,
     "mse": F.mse_loss,
+    "l1": F.l1_loss,
 }
 TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch_rng")
 
@@ -170,6 +171,11 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
             if progress and rank == 0:
                 print(f"early stopping: val_loss did not improve for {state['bad_epochs']} epochs")
             break
+        loss_name = tc.loss_at(epoch)
+        if epoch > 1 and loss_name != tc.loss_at(epoch - 1):  # a new loss starts a new record
+            state["best_val_loss"], state["bad_epochs"] = math.inf, 0
+            if tc.lr_schedule == "plateau":
+                scheduler.best, scheduler.num_bad_epochs = math.inf, 0
         if train_data is None and (video is None or tc.fresh_data):
             video = training_sequences(tc, "train", epoch)
         sampler = DistributedSampler(
@@ -187,10 +193,20 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         learning_rate = optimizer.param_groups[0]["lr"]
         per_batch = None if tc.lr_schedule == "plateau" else scheduler
         try:
+            loss_fn = LOSSES[loss_name]
             loss, state["step"] = _train_epoch(
-                net, optimizer, per_batch, video, list(sampler), tc, device, state["step"], bar
+                net,
+                optimizer,
+                per_batch,
+                loss_fn,
+                video,
+                list(sampler),
+                tc,
+                device,
+                state["step"],
+                bar,
             )
-            val = _validate(model, val_data, tc, device, rank, world)
+            val = _validate(model, loss_fn, val_data, tc, device, rank, world)
             if tc.lr_schedule == "plateau":
                 scheduler.step(val["val_loss"])
             improved = val["val_loss"] < state["best_val_loss"]
@@ -265,14 +281,13 @@ def _autocast(tc, device: torch.device):
 
 
 def _train_epoch(
-    net, optimizer, scheduler, video, indices, tc, device, step, bar
+    net, optimizer, scheduler, loss_fn, video, indices, tc, device, step, bar
 ) -> tuple[float, int]:
     """One pass over ``indices``; returns the mean training loss and the new step count.
 
     ``scheduler``, when given, steps after every batch.
     """
     net.train()
-    loss_fn = LOSSES[tc.loss]
     total = torch.zeros((), dtype=torch.float64, device=device)
     for i in range(0, len(indices), tc.batch_size):
         batch = _frames(video[indices[i : i + tc.batch_size]], device)
@@ -302,10 +317,9 @@ def _train_epoch(
     return float(sums[0] / sums[1]), step
 
 
-def _validate(model, video, tc, device, rank, world) -> dict[str, float]:
+def _validate(model, loss_fn, video, tc, device, rank, world) -> dict[str, float]:
     """Teacher-forced validation loss, MSE and SSIM, averaged over sequences (and processes)."""
     model.eval()
-    loss_fn = LOSSES[tc.loss]
     shard = video[rank::world]
     sums = np.zeros(4)
     with torch.no_grad():
