@@ -1,11 +1,11 @@
 """Fit a :class:`NextFramePredictor` on Moving MNIST from a :class:`~nfp_lib.config.Config`.
 
-One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE or L1 on next-frame targets,
-learning-rate reduction on plateaus or a cosine schedule, early stopping on the validation
-loss, optional scheduled sampling, a checkpoint every epoch (atomic, so a crash never leaves a
-broken file) and ``resume=True`` to continue exactly where it stopped. On CUDA it uses bf16
-autocast and channels-last convolutions; launched by ``torchrun`` with several processes it
-trains data-parallel (DDP).
+One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE or L1 on next-frame
+targets (optionally another loss for the last epochs), learning-rate reduction on plateaus or a
+cosine schedule, early stopping on the validation loss, optional scheduled sampling, a
+checkpoint every epoch (atomic, so a crash never leaves a broken file) and ``resume=True`` to
+continue exactly where it stopped. On CUDA it uses bf16 autocast and channels-last
+convolutions; launched by ``torchrun`` with several processes it trains data-parallel (DDP).
 """
 
 from __future__ import annotations
