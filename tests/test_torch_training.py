@@ -353,11 +353,14 @@ def test_a_failed_save_leaves_the_last_good_checkpoint(tmp_path, monkeypatch):
 # A training run in a child process, slowed by sleeping in every training forward so that a
 # signal reliably lands in the middle of an epoch (sleeping costs no CPU).
 CHILD = """
-import json, sys, time
+import json, signal, sys, time
 import torch
 from nfp_lib.config import Config
 from nfp_lib.torch_backend import NextFramePredictor, fit
 
+# Ctrl-C raises KeyboardInterrupt, as in a terminal: a child inherits an ignored SIGINT from
+# its parent, and a test runner's worker may have set that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 torch.set_num_threads(1)
 forward = NextFramePredictor.forward
 
