@@ -106,25 +106,20 @@ def test_loss_decreases_on_fixed_data(tmp_path):
     assert history["val_loss"][-1] < history["val_loss"][0]
 
 
-REFERENCE_LOSSES = {
-    "bce": lambda y, p: -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)),
-    "mse": lambda y, p: np.mean((y - p) ** 2),
-    "l1": lambda y, p: np.mean(np.abs(y - p)),
-}
-
-
-@pytest.mark.parametrize("loss", sorted(REFERENCE_LOSSES))
-def test_validation_loss_is_the_configured_loss(tmp_path, loss):
+@pytest.mark.parametrize("loss", ["bce", "l1", "mse"])
+def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses):
     video = generate_moving_mnist(4, num_frames=5, size=32, seed=3)
     config = TINY.replace(train={"epochs": 1, "batch_size": 4, "loss": loss})
     history = _fit(config, tmp_path, train_data=video, val_data=video[:2])
     model = load_checkpoint(tmp_path / "model.pt")[0]
     pred = predict_next(model, video[:2]).astype(np.float64)
-    expected = REFERENCE_LOSSES[loss](video[:2, 1:].astype(np.float64), pred)
+    expected = reference_losses[loss](video[:2, 1:].astype(np.float64), pred)
     assert history["val_loss"] == pytest.approx([expected], rel=1e-4)
 
 
-def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(tmp_path, monkeypatch):
+def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(
+    tmp_path, monkeypatch, reference_losses
+):
     video = generate_moving_mnist(8, num_frames=5, size=32, seed=3)
     data = {"train_data": video, "val_data": video[:2]}
     # L1, then BCE, whose values are larger: only a fresh record makes epoch 3 the best
@@ -140,7 +135,7 @@ def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(tmp_pa
     straight = _fit(config, tmp_path / "straight", **data)
     model, _, checkpoint = load_checkpoint(tmp_path / "straight" / "model.pt")
     pred = predict_next(model, video[:2]).astype(np.float64)
-    bce = REFERENCE_LOSSES["bce"](video[:2, 1:].astype(np.float64), pred)
+    bce = reference_losses["bce"](video[:2, 1:].astype(np.float64), pred)
     assert straight["val_loss"][3] == pytest.approx(bce, rel=1e-4)
     assert min(straight["val_loss"][:2]) < straight["val_loss"][2]
     assert checkpoint["best_val_loss"] == min(straight["val_loss"][2:])
