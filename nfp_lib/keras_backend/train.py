@@ -66,9 +66,8 @@ def fit(
         model, history = _resume(out, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
-        sequences = t.num_train if train_data is None else len(train_data)
-        batches_per_epoch = math.ceil(sequences / t.batch_size)
-        model.compile(optimizer=_optimizer(config, batches_per_epoch), loss=KERAS_LOSSES[t.loss])
+        optimizer = _optimizer(config, _batches_per_epoch(config, train_data))
+        model.compile(optimizer=optimizer, loss=KERAS_LOSSES[t.loss])
         history = {key: [] for key in HISTORY_KEYS}
     atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
@@ -219,7 +218,7 @@ class _EpochData(keras.utils.PyDataset):
         if video is None and not t.fresh_data:
             self.fixed = training_sequences(t, "train")
         self.num = t.num_train if self.fixed is None else len(self.fixed)
-        self.batches_per_epoch = math.ceil(self.num / self.batch_size)
+        self.batches_per_epoch = _batches_per_epoch(config, self.fixed)
         self.cached = (None, None)  # (epoch, its sequences in batch order)
 
     def __len__(self) -> int:
@@ -256,6 +255,12 @@ def _check_data(video: np.ndarray, name: str, config: Config) -> np.ndarray:
             f"got {video.shape[2]}x{video.shape[3]}"
         )
     return video.astype(np.float32, copy=False)
+
+
+def _batches_per_epoch(config: Config, video: np.ndarray | None) -> int:
+    """Batches in an epoch of ``video``, or of ``num_train`` generated sequences when None."""
+    t = config.train
+    return math.ceil((t.num_train if video is None else len(video)) / t.batch_size)
 
 
 def _optimizer(config: Config, batches_per_epoch: int) -> keras.optimizers.Optimizer:
