@@ -3,7 +3,10 @@
 Cases (each runs in its own process so peak memory is its own):
 - ``keras-io/keras``: the keras-io example model in stock Keras (the configured backend);
 - ``keras-io/torch``: our PyTorch model with exactly that architecture;
-- ``laptop/torch``: our fast configuration (the ``laptop`` preset: 4x4 patches, a motion head).
+- ``laptop/torch``: our fast configuration (the ``laptop`` preset: 4x4 patches, a motion head);
+- on CUDA only, ``keras-io/torch-fast``: the keras-io architecture with the fast training step
+  (bf16 autocast, channels-last, the whole step replayed as a CUDA graph), and
+  ``keras-io/torch-compiled``: the same plus ``torch.compile`` (see ``torch_backend.fast``).
 Every case trains on batches of 5 sequences of 19 input frames (64x64) and rolls out 10 frames
 after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the keras-io style
 re-run (the whole growing sequence for every new frame) with the O(T) rollout that carries state.
@@ -23,10 +26,13 @@ import numpy as np
 
 from nfp_lib.config import PRESETS, ModelConfig
 
+# name -> (backend, model, training step: "plain", or on CUDA "fast" / "compiled")
 CASES = {
-    "keras-io/keras": ("keras", PRESETS["keras-io"].model),
-    "keras-io/torch": ("torch", PRESETS["keras-io"].model),
-    "laptop/torch": ("torch", PRESETS["laptop"].model),
+    "keras-io/keras": ("keras", PRESETS["keras-io"].model, "plain"),
+    "keras-io/torch": ("torch", PRESETS["keras-io"].model, "plain"),
+    "laptop/torch": ("torch", PRESETS["laptop"].model, "plain"),
+    "keras-io/torch-fast": ("torch", PRESETS["keras-io"].model, "fast"),
+    "keras-io/torch-compiled": ("torch", PRESETS["keras-io"].model, "compiled"),
 }
 BATCH, FRAMES, SIZE, CONTEXT, HORIZON = 5, 20, 64, 10, 10
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -55,12 +61,15 @@ def run_benchmarks(
     ``threads`` (PyTorch's CPU threads) and ``load_average`` (the machine's one-minute load at
     the end: other work skews timings).
     """
-    names = cases or list(CASES)
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    names = cases or [name for name in CASES if device == "cuda" or CASES[name][2] == "plain"]
     unknown = set(names) - set(CASES)
     if unknown:
         raise ValueError(f"cases: expected some of {list(CASES)}, got {sorted(unknown)}")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    cuda_only = [name for name in names if CASES[name][2] != "plain"]
+    if device != "cuda" and cuda_only:
+        raise ValueError(f"cases: {cuda_only} replay CUDA graphs and need --device cuda")
     results = {name: _in_subprocess(name, device, steps, size) for name in names}
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
     return {
@@ -91,13 +100,13 @@ def time_rollouts(config: ModelConfig, device: str, size: int = SIZE) -> tuple[f
 
 def bench_case(name: str, device: str = "cpu", steps: int = 2, size: int = SIZE) -> dict:
     """Time one case in this process: see :data:`CASES`."""
-    backend, config = CASES[name]
+    backend, config, variant = CASES[name]
     video = _video(FRAMES, size)
     x, y = video[:, :-1], video[:, 1:]
     if backend == "keras":
         step, rollout, params = _keras_case(config, x, y, size)
     else:
-        step, rollout, params = _torch_case(config, x, y, device)
+        step, rollout, params = _torch_case(config, x, y, device, variant)
     step()  # warm-up: allocation, autotuning, compilation
     step_s = min(_timed(step) for _ in range(steps))
     rollout_s = _timed(rollout)
@@ -116,11 +125,11 @@ def format_table(results: dict) -> str:
     lines = [
         f"device: {res['device']}, {res['threads']} thread(s), load {res['load_average']:.1f}; "
         f"batch {res['batch']} x {res['frames']} frames of {size}x{size}",
-        f"{'case':<16} {'params':>9} {'train step':>11} {'peak MB':>9} {'rollout 10':>11}",
+        f"{'case':<24} {'params':>9} {'train step':>11} {'peak MB':>9} {'rollout 10':>11}",
     ]
     for name, r in results["cases"].items():
         lines.append(
-            f"{name:<16} {r['parameters']:>9,} {r['train_step_s'] * 1e3:>9.0f}ms "
+            f"{name:<24} {r['parameters']:>9,} {r['train_step_s'] * 1e3:>9.0f}ms "
             f"{r['peak_memory_mb']:>9.0f} {r['rollout_s'] * 1e3:>8.0f}ms ({r['rollout_method']})"
         )
     lines.append(
@@ -131,22 +140,43 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _torch_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, device: str):
+def markdown_table(results: dict) -> str:
+    """:func:`run_benchmarks`' cases as a Markdown table (milliseconds, megabytes)."""
+    rows = [
+        "| case | parameters | train step | peak memory | 10-frame rollout |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in results["cases"].items():
+        rows.append(
+            f"| {name} | {r['parameters']:,} | {r['train_step_s'] * 1e3:,.1f} ms | "
+            f"{r['peak_memory_mb']:,.0f} MB | {r['rollout_s'] * 1e3:,.0f} ms "
+            f"({r['rollout_method']}) |"
+        )
+    return "\n".join(rows)
+
+
+def _torch_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, device: str, variant: str):
     import torch
 
     from nfp_lib import torch_backend
+    from nfp_lib.torch_backend import fast
 
     torch.manual_seed(0)
-    model = torch_backend.build_model(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters())
+    model = torch_backend.build_model(config).to(device).train()
     xt, yt = torch_backend.to_tensor(x, device), torch_backend.to_tensor(y, device)
+    bce = torch.nn.functional.binary_cross_entropy
+    if variant == "plain":
+        optimizer = torch.optim.Adam(model.parameters())
+        one_step = fast.train_step(model, optimizer, bce, xt, yt, bf16=False, cuda_graph=False)
+    else:
+        fast.channels_last_(model)
+        optimizer = torch.optim.Adam(model.parameters(), capturable=True)
+        one_step = fast.train_step(
+            model, optimizer, bce, xt, yt, compile_model=variant == "compiled"
+        )
 
     def step():
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.binary_cross_entropy(model(xt), yt)
-        loss.backward()
-        optimizer.step()
+        one_step(xt, yt)
         if device == "cuda":
             torch.cuda.synchronize()
 

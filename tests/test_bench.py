@@ -18,7 +18,7 @@ def test_time_rollouts_returns_two_positive_times():
     assert rerun > 0 and ot > 0
 
 
-def test_format_table_lists_every_case_and_the_speedup():
+def _results():
     case = {
         "train_step_s": 0.5,
         "peak_memory_mb": 100.0,
@@ -26,22 +26,44 @@ def test_format_table_lists_every_case_and_the_speedup():
         "rollout_method": "O(T)",
         "parameters": 1234,
     }
-    results = {
+    return {
         "device": "cpu (2 cores)",
         "threads": 1,
         "load_average": 0.5,
         "batch": 5,
         "frames": 19,
         "size": 64,
-        "cases": {"a/torch": case, "b/keras": case},
+        "cases": {"a/torch": case, "b/keras": {**case, "train_step_s": 0.0195}},
         "rollout_rerun_s": 0.7,
         "rollout_ot_s": 0.1,
         "rollout_speedup": 7.0,
     }
-    table = bench.format_table(results)
+
+
+def test_format_table_lists_every_case_and_the_speedup():
+    table = bench.format_table(_results())
     assert "a/torch" in table and "b/keras" in table
     assert "1,234" in table and "500ms" in table
     assert "speed-up 7.0x" in table
+
+
+def test_markdown_table_has_a_row_per_case():
+    rows = bench.markdown_table(_results()).splitlines()
+    assert len(rows) == 4
+    assert rows[2] == "| a/torch | 1,234 | 500.0 ms | 100 MB | 100 ms (O(T)) |"
+    assert rows[3].startswith("| b/keras | 1,234 | 19.5 ms |")
+
+
+@pytest.mark.parametrize("name", ["cpu", "cuda"])
+def test_stored_benchmarks_hold_every_case_they_ran(name):
+    stored = bench.stored_benchmark(name)
+    assert set(stored["cases"]) <= set(bench.CASES)
+    assert "laptop/torch" in stored["cases"]
+    assert stored["rollout_speedup"] == pytest.approx(
+        stored["rollout_rerun_s"] / stored["rollout_ot_s"]
+    )
+    with pytest.raises(ValueError, match="expected one of"):
+        bench.stored_benchmark("tpu")
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from nfp_lib.config import Config, check_schedule
 from nfp_lib.data import training_sequences
 from nfp_lib.fileio import atomic_write_text
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
+from nfp_lib.torch_backend.fast import channels_last_
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
 from nfp_lib.torch_backend.rollout import to_numpy
 from nfp_lib.validation import check_video
@@ -140,9 +141,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         torch.backends.cudnn.benchmark = True
     model = build_model(config.model).to(device)
     if cuda:
-        for module in model.modules():  # 4-D weights only: a Conv3d head stays as it is
-            if isinstance(module, nn.Conv2d):
-                module.to(memory_format=torch.channels_last)
+        channels_last_(model)
     optimizer_class = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_class(
         model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay
