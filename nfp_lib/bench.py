@@ -7,9 +7,10 @@ Cases (each runs in its own process so peak memory is its own):
 - on CUDA only, ``keras-io/torch-fast``: the keras-io architecture with the fast training step
   (bf16 autocast, channels-last, the whole step replayed as a CUDA graph), and
   ``keras-io/torch-compiled``: the same plus ``torch.compile`` (see ``torch_backend.fast``).
-Every case trains on batches of 5 sequences of 19 input frames (64x64) and rolls out 10 frames
-after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the keras-io style
-re-run (the whole growing sequence for every new frame) with the O(T) rollout that carries state.
+Every case trains on batches of 5 sequences (``batch``) of 19 input frames (64x64) and rolls out
+10 frames after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the
+keras-io style re-run (the whole growing sequence for every new frame) with the O(T) rollout that
+carries state.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from nfp_lib.config import PRESETS, ModelConfig
+from nfp_lib.validation import check_positive_int
 
 # name -> (backend, model, training step: "plain", or on CUDA "fast" / "compiled")
 CASES = {
@@ -51,7 +53,11 @@ def stored_benchmark(name: str = "cpu") -> dict:
 
 
 def run_benchmarks(
-    device: str = "cpu", steps: int = 2, cases: list[str] | None = None, size: int = SIZE
+    device: str = "cpu",
+    steps: int = 2,
+    cases: list[str] | None = None,
+    size: int = SIZE,
+    batch: int = BATCH,
 ) -> dict:
     """Run the chosen cases (default: all) in subprocesses and the rollout comparison here.
 
@@ -63,6 +69,7 @@ def run_benchmarks(
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    batch = check_positive_int(batch, "batch")
     names = cases or [name for name in CASES if device == "cuda" or CASES[name][2] == "plain"]
     unknown = set(names) - set(CASES)
     if unknown:
@@ -70,13 +77,13 @@ def run_benchmarks(
     cuda_only = [name for name in names if CASES[name][2] != "plain"]
     if device != "cuda" and cuda_only:
         raise ValueError(f"cases: {cuda_only} replay CUDA graphs and need --device cuda")
-    results = {name: _in_subprocess(name, device, steps, size) for name in names}
+    results = {name: _in_subprocess(name, device, steps, size, batch) for name in names}
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
     return {
         "device": _device_name(device),
         "threads": _threads(),
         "load_average": os.getloadavg()[0],
-        "batch": BATCH,
+        "batch": batch,
         "frames": FRAMES - 1,
         "size": size,
         "cases": results,
@@ -84,6 +91,24 @@ def run_benchmarks(
         "rollout_ot_s": ot,
         "rollout_speedup": rerun / ot,
     }
+
+
+def train_step_flops(
+    config: ModelConfig, batch: int = BATCH, frames: int = FRAMES - 1, size: int = SIZE
+) -> float:
+    """Floating-point operations of one training step's ConvLSTM convolutions (an estimate).
+
+    Each layer's gate convolution does ``k * k * (C + F) * 4F`` multiply-adds per grid cell and
+    frame (C input channels, F filters); a multiply-add is 2 operations, and the backward pass
+    costs about twice the forward. Heads, norms and the gate arithmetic are left out.
+    """
+    cells = (size // config.patch_size) ** 2
+    channels = config.channels * config.patch_size**2
+    macs = 0
+    for filters, k in zip(config.filters, config.kernel_sizes, strict=True):
+        macs += cells * k * k * (channels + filters) * 4 * filters
+        channels = filters
+    return 2.0 * 3 * macs * frames * batch
 
 
 def time_rollouts(config: ModelConfig, device: str, size: int = SIZE) -> tuple[float, float]:
@@ -98,10 +123,12 @@ def time_rollouts(config: ModelConfig, device: str, size: int = SIZE) -> tuple[f
     return rerun, ot
 
 
-def bench_case(name: str, device: str = "cpu", steps: int = 2, size: int = SIZE) -> dict:
-    """Time one case in this process: see :data:`CASES`."""
+def bench_case(
+    name: str, device: str = "cpu", steps: int = 2, size: int = SIZE, batch: int = BATCH
+) -> dict:
+    """Time one case's training step on ``batch`` sequences, in this process: see :data:`CASES`."""
     backend, config, variant = CASES[name]
-    video = _video(FRAMES, size)
+    video = _video(FRAMES, size, check_positive_int(batch, "batch"))
     x, y = video[:, :-1], video[:, 1:]
     if backend == "keras":
         step, rollout, params = _keras_case(config, x, y, size)
@@ -204,10 +231,10 @@ def _keras_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, size: int):
     return step, rollout, int(model.count_params())
 
 
-def _in_subprocess(name: str, device: str, steps: int, size: int) -> dict:
+def _in_subprocess(name: str, device: str, steps: int, size: int, batch: int) -> dict:
     code = (
         "import json, sys; from nfp_lib.bench import bench_case; "
-        f"print(json.dumps(bench_case({name!r}, {device!r}, {steps}, {size})))"
+        f"print(json.dumps(bench_case({name!r}, {device!r}, {steps}, {size}, {batch})))"
     )
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
     done = subprocess.run(
@@ -218,10 +245,10 @@ def _in_subprocess(name: str, device: str, steps: int, size: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _video(frames: int, size: int) -> np.ndarray:
+def _video(frames: int, size: int, batch: int = BATCH) -> np.ndarray:
     from nfp_lib.data import generate_moving_mnist
 
-    return generate_moving_mnist(BATCH, num_frames=frames, size=size, seed=0)
+    return generate_moving_mnist(batch, num_frames=frames, size=size, seed=0)
 
 
 def _timed(fn) -> float:

@@ -127,7 +127,9 @@ def _pretrained(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from nfp_lib.bench import format_table, run_benchmarks
 
-    results = run_benchmarks(device=args.device, steps=args.steps, cases=args.cases)
+    results = run_benchmarks(
+        device=args.device, steps=args.steps, cases=args.cases, batch=args.batch
+    )
     results["command"] = " ".join(["python -m nfp_lib", *sys.argv[1:]])
     print(json.dumps(results) if args.json else format_table(results))
     return 0
@@ -177,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up")
     bench.add_argument("--cases", nargs="*", help="run only these cases")
+    bench.add_argument("--batch", type=int, default=5, help="sequences per training step")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(run=_bench)
     return parser

@@ -372,10 +372,10 @@ shutil.rmtree(workdir)  # the live runs are done with
 # %% [markdown]
 # ## The fully trained models
 #
-# The book ships two checkpoints of the `laptop` preset trained for longer: `laptop-torch`
-# (PyTorch) and `laptop-keras` (Keras). `pretrained.list_pretrained()` lists what is installed
-# with one line of description each, and `pretrained.pretrained_history(name)` reads a
-# checkpoint's training log.
+# The book ships two checkpoints of the full `laptop` preset, made with the commands above:
+# `laptop-torch` (PyTorch) and `laptop-keras` (Keras). `pretrained.list_pretrained()` lists
+# what is installed with one line of description each, and `pretrained.pretrained_history(name)`
+# reads a checkpoint's training log.
 #
 # On a GPU you can instead set `TRAIN_FROM_SCRATCH = True` in the parameters cell: the cell
 # below then trains the full-size `FULL_PRESET` model (`convlstm-64`: three ConvLSTM layers of

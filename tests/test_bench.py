@@ -13,6 +13,12 @@ def test_bench_case_reports_time_memory_and_rollout():
     assert result["parameters"] == sum(p.numel() for p in model.parameters())
 
 
+def test_bench_case_trains_on_the_batch_it_is_given():
+    small = bench.bench_case("laptop/torch", steps=1, size=32, batch=1)
+    large = bench.bench_case("laptop/torch", steps=1, size=32, batch=8)
+    assert large["train_step_s"] > small["train_step_s"]
+
+
 def test_time_rollouts_returns_two_positive_times():
     rerun, ot = bench.time_rollouts(PRESETS["tiny"].model, "cpu", size=32)
     assert rerun > 0 and ot > 0
@@ -68,8 +74,20 @@ def test_stored_benchmarks_hold_every_case_they_ran(name):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"cases": ["nope"]}, "cases"), ({"device": "tpu"}, "device")],
+    [({"cases": ["nope"]}, "cases"), ({"device": "tpu"}, "device"), ({"batch": 0}, "batch")],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bench.run_benchmarks(**kwargs)
+
+
+def test_train_step_flops_counts_the_gate_convolutions():
+    # keras-io: 64 filters, kernels 5, 3, 1 on 64 x 64; 1 input channel; 19 frames.
+    per_frame_macs = 64 * 64 * (25 * (1 + 64) + 9 * (64 + 64) + 1 * (64 + 64)) * 4 * 64
+    expected = 2 * 3 * per_frame_macs * 19 * 5
+    assert bench.train_step_flops(PRESETS["keras-io"].model) == expected
+    assert expected == pytest.approx(1.74e12, rel=0.01)
+    # 4x4 patches: 16 x 16 cells of 16 channels.
+    laptop = PRESETS["laptop"].model
+    macs = 16 * 16 * 9 * ((16 + 32) + (32 + 32) * 2) * 4 * 32
+    assert bench.train_step_flops(laptop, batch=2, frames=3) == 2 * 3 * macs * 3 * 2
