@@ -241,6 +241,8 @@ print(
 gpu = stored_benchmark("cuda")
 print(gpu["command"], "on", gpu["device"])
 display(Markdown(markdown_table(gpu)))
+
+# %%
 step = {case: r["train_step_s"] for case, r in gpu["cases"].items()}
 compiled = step["keras-io/torch-compiled"]
 print(f"compiled PyTorch step: {step['keras-io/keras'] / compiled:.1f}x faster than stock Keras,")
