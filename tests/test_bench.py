@@ -13,10 +13,18 @@ def test_bench_case_reports_time_memory_and_rollout():
     assert result["parameters"] == sum(p.numel() for p in model.parameters())
 
 
-def test_bench_case_trains_on_the_batch_it_is_given():
-    small = bench.bench_case("laptop/torch", steps=1, size=32, batch=1)
-    large = bench.bench_case("laptop/torch", steps=1, size=32, batch=8)
-    assert large["train_step_s"] > small["train_step_s"]
+def test_bench_case_trains_on_the_batch_it_is_given(monkeypatch):
+    shapes = []
+
+    def fake_case(config, x, y, device, variant):
+        shapes.append((x.shape, y.shape))
+        return (lambda: None), (lambda: None), 1
+
+    monkeypatch.setattr(bench, "_torch_case", fake_case)
+    bench.bench_case("laptop/torch", steps=1, size=32, batch=3)
+    assert shapes[0] == ((3, 19, 32, 32, 1), (3, 19, 32, 32, 1))
+    with pytest.raises(ValueError, match="batch"):
+        bench.bench_case("laptop/torch", steps=1, size=32, batch=0)
 
 
 def test_time_rollouts_returns_two_positive_times():

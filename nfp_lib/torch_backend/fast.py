@@ -2,10 +2,11 @@
 on CUDA the whole step (forward, backward, Adam) captured once as a CUDA graph and replayed.
 
 A ConvLSTM runs a few small kernels per layer and frame: at the keras-io example's size (batch
-5, 19 frames, three layers) one training step launches thousands of them, and the GPU spends
-more time waiting for Python to launch kernels than running them. A CUDA graph records every
-kernel of one step once; each replay then launches them all in a single call. ``torch.compile``
-fuses the gate arithmetic (sigmoids, products, sums) into fewer kernels.
+5, 19 frames, three layers) one training step launches thousands of them. A CUDA graph records
+every kernel of one step once; each replay then launches them all in a single call.
+``torch.compile`` fuses the gate arithmetic (sigmoids, products, sums) into fewer kernels. On an
+H200 the keras-io step took 43 ms plain, 36 ms with bf16 and the graph, and 19.5 ms compiled
+too (``nfp_lib/results/bench-cuda.json``): fusing mattered more than launching.
 """
 
 from __future__ import annotations
