@@ -24,7 +24,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	cd / && KERAS_BACKEND=torch $(abspath $(BIN))/python -c "import nfp_lib, torch, keras, jupyter_book, nbmake, jupytext"
 	touch $@
 
-book: $(VENV)/.installed
+# Jupyter Book re-executes a notebook only when its code changed (and Sphinx re-reads only changed
+# pages). Outputs computed by the library, from its shipped checkpoints or stored results, would go
+# stale when those change; so any change under nfp_lib/ drops the whole build, cache included.
+LIBRARY_FILES := $(shell find nfp_lib -type f -not -path '*/__pycache__/*')
+
+book/_build/.library-stamp: $(LIBRARY_FILES)
+	rm -rf book/_build
+	mkdir -p book/_build && touch $@
+
+book: $(VENV)/.installed book/_build/.library-stamp
 	$(BIN)/jupyter-book build book -W --keep-going
 
 test: $(VENV)/.installed
