@@ -93,22 +93,30 @@ def run_benchmarks(
     }
 
 
+def convlstm_macs(config: ModelConfig, size: int = SIZE) -> int:
+    """Multiply-adds per frame of the ConvLSTM layers of ``config`` on ``size`` x ``size`` frames.
+
+    Each layer's gate convolution does ``k * k * (C + F) * 4F`` of them per grid cell (C input
+    channels, F filters), on a grid ``patch_size`` times coarser than the frame.
+    """
+    cells = (size // config.patch_size) ** 2
+    channels = config.channels * config.patch_size**2
+    total = 0
+    for filters, k in zip(config.filters, config.kernel_sizes, strict=True):
+        total += cells * k * k * (channels + filters) * 4 * filters
+        channels = filters
+    return total
+
+
 def train_step_flops(
     config: ModelConfig, batch: int = BATCH, frames: int = FRAMES - 1, size: int = SIZE
 ) -> float:
     """Floating-point operations of one training step's ConvLSTM convolutions (an estimate).
 
-    Each layer's gate convolution does ``k * k * (C + F) * 4F`` multiply-adds per grid cell and
-    frame (C input channels, F filters); a multiply-add is 2 operations, and the backward pass
-    costs about twice the forward. Heads, norms and the gate arithmetic are left out.
+    :func:`convlstm_macs` per frame; a multiply-add is 2 operations, and the backward pass costs
+    about twice the forward. Heads, norms and the gate arithmetic are left out.
     """
-    cells = (size // config.patch_size) ** 2
-    channels = config.channels * config.patch_size**2
-    macs = 0
-    for filters, k in zip(config.filters, config.kernel_sizes, strict=True):
-        macs += cells * k * k * (channels + filters) * 4 * filters
-        channels = filters
-    return 2.0 * 3 * macs * frames * batch
+    return 2.0 * 3 * convlstm_macs(config, size) * frames * batch
 
 
 def time_rollouts(config: ModelConfig, device: str, size: int = SIZE) -> tuple[float, float]:

@@ -238,20 +238,11 @@ except ValueError as err:
 # the grid $p^2$ times smaller and the input $p^2$ times deeper; since $C$ is small next to $F$,
 # the cost falls by almost $p^2$. The `laptop` preset uses $p = 4$: a 64 x 64 frame becomes a
 # 16 x 16 grid of 16 channels, so the model is about 16 times cheaper than at full resolution.
-# The formula, for a `ModelConfig`:
-
+# `bench.convlstm_macs` adds up the formula over a `ModelConfig`'s layers (each layer's input is
+# the previous layer's output):
 
 # %%
-def convlstm_macs(model_config, size: int = 64) -> int:
-    """Multiply-adds per frame of the ConvLSTM layers of ``model_config`` on size x size frames."""
-    cells = (size // model_config.patch_size) ** 2
-    channels = model_config.channels * model_config.patch_size**2
-    total = 0
-    for filters, k in zip(model_config.filters, model_config.kernel_sizes, strict=True):
-        total += cells * k * k * (channels + filters) * 4 * filters
-        channels = filters
-    return total
-
+from nfp_lib.bench import convlstm_macs
 
 laptop = PRESETS["laptop"]
 variants = {

@@ -89,6 +89,13 @@ def test_bad_arguments(kwargs, match):
         bench.run_benchmarks(**kwargs)
 
 
+def test_convlstm_macs_sums_the_gate_convolutions_per_frame():
+    # convlstm-64: 64 filters, kernels 5, 3, 1 on the full 64 x 64 grid, 1 input channel.
+    expected = 64 * 64 * (25 * (1 + 64) + 9 * (64 + 64) + 1 * (64 + 64)) * 4 * 64
+    assert bench.convlstm_macs(PRESETS["convlstm-64"].model) == expected
+    assert bench.convlstm_macs(PRESETS["convlstm-64"].model, size=32) == expected // 4
+
+
 def test_train_step_flops_counts_the_gate_convolutions():
     # keras-io: 64 filters, kernels 5, 3, 1 on 64 x 64; 1 input channel; 19 frames.
     per_frame_macs = 64 * 64 * (25 * (1 + 64) + 9 * (64 + 64) + 1 * (64 + 64)) * 4 * 64
