@@ -16,7 +16,7 @@ from pathlib import Path
 ACTIVATIONS = ("tanh", "relu")
 NORMS = ("none", "batch")
 HEADS = ("conv2d", "conv3d")
-LOSSES = ("bce", "mse", "l1")
+LOSSES = ("bce", "mse", "l1", "ssim")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("plateau", "cosine")
 
@@ -111,14 +111,17 @@ class TrainConfig:
         ``image_size`` pixels square, digits from ``digits`` ("sklearn" offline or "mnist").
     fresh_data: draw new training sequences every epoch (as OpenSTL does) instead of
         reusing one fixed set.
-    loss: the per-pixel training loss, averaged over pixels: ``"bce"`` (binary cross-entropy, the
-        keras-io example's), ``"mse"`` (squared error, most papers') or ``"l1"`` (absolute error).
+    loss: the training loss, averaged over pixels: ``"bce"`` (binary cross-entropy, the
+        keras-io example's), ``"mse"`` (squared error, most papers'), ``"l1"`` (absolute error)
+        or ``"ssim"`` (1 - SSIM, the book's structural similarity with its Gaussian window).
         Where the next frame is uncertain, BCE and MSE are lowest for the average of the
-        possible frames (a blur) and L1 for their per-pixel median, which stays sharper.
+        possible frames (a blur) and L1 for their per-pixel median, which stays sharper; SSIM
+        scores local contrast and structure, so it also punishes a blur.
     finish_loss / finish_from: from epoch ``finish_from`` on (counted from 1; 0: never), train
-        with ``finish_loss`` instead of ``loss``. BCE learns the motion fastest and L1 then
-        sharpens what BCE blurred. Those epochs' ``val_loss`` is the new loss, so early stopping,
-        the plateau schedule and ``best.pt`` start their record afresh when the loss changes.
+        with ``finish_loss`` instead of ``loss``. BCE learns the motion fastest and L1 or SSIM
+        then sharpens what BCE blurred. Those epochs' ``val_loss`` is the new loss, so early
+        stopping, the plateau schedule and ``best.pt`` start their record afresh when the loss
+        changes.
     lr_schedule: ``"plateau"`` halves (``lr_factor``) the learning rate when the validation loss
         has not improved for ``lr_patience`` epochs; ``"cosine"`` lowers it after every batch
         along a half cosine from ``learning_rate`` to 0 at the end of ``epochs``, the usual
@@ -227,9 +230,10 @@ PRESETS: dict[str, Config] = {
     ),
     # CPU-friendly: 4x4 patches make a 64x64 frame 16x16x16, small 3x3 ConvLSTMs track the
     # motion, and a motion head moves the last frame by up to 5 pixels per 4x4 patch instead of
-    # redrawing it. 0.37-0.5 s per batch of 4 on two CPU cores: 8 epochs take 11-14 minutes.
-    # BCE at a high learning rate learns the motion fastest; L1 in the last epoch sharpens it
-    # (*Results and performance* in the book compares the alternatives).
+    # redrawing it. About 0.75 s per batch of 8 on two CPU cores (a fifth less per sequence than
+    # batches of 4): 10 epochs take about 14 minutes. BCE at a high learning rate learns the
+    # motion fastest; L1 in the last epoch sharpens it (*Results and performance* in the book
+    # compares the alternatives).
     "laptop": Config(
         ModelConfig(
             filters=(32, 32, 32),
@@ -240,11 +244,11 @@ PRESETS: dict[str, Config] = {
             motion_kernel=11,
         ),
         TrainConfig(
-            epochs=8,
-            batch_size=4,
-            learning_rate=5e-3,
+            epochs=10,
+            batch_size=8,
+            learning_rate=8e-3,
             finish_loss="l1",
-            finish_from=8,
+            finish_from=10,
             num_train=800,
             num_val=100,
             fresh_data=True,

@@ -91,7 +91,12 @@ def psnr(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return _per_frame(*_check_pair(y_true, y_pred), _psnr_images)
 
 
-def _gaussian_window() -> np.ndarray:
+def gaussian_window() -> np.ndarray:
+    """SSIM's 1-D window: ``SSIM_WINDOW`` Gaussian weights (sigma ``SSIM_SIGMA``) summing to 1.
+
+    The 2-D window is its outer product with itself, so filtering rows, then columns with it
+    is the 2-D Gaussian filter (the training losses of both backends filter the same way).
+    """
     radius = (SSIM_WINDOW - 1) // 2
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-0.5 * (x / SSIM_SIGMA) ** 2)
@@ -100,7 +105,7 @@ def _gaussian_window() -> np.ndarray:
 
 def _valid_filter(x: np.ndarray) -> np.ndarray:
     """Gaussian-weighted local means over axes 2 and 3 (H, W), only where the window fits."""
-    w = _gaussian_window()
+    w = gaussian_window()
     h_out = x.shape[2] - SSIM_WINDOW + 1
     x = sum(w[k] * x[:, :, k : k + h_out] for k in range(SSIM_WINDOW))
     w_out = x.shape[3] - SSIM_WINDOW + 1

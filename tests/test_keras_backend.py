@@ -229,7 +229,7 @@ def test_fit_writes_history_config_and_a_safe_model(trained):
     assert kb.rollout(model, clip, 2).shape == (2, 2, 32, 32, 1)
 
 
-@pytest.mark.parametrize("loss", ["bce", "mse", "l1"])
+@pytest.mark.parametrize("loss", ["bce", "mse", "l1", "ssim"])
 def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses):
     clips = video(n=4, t=5, size=32, seed=3)
     config = tiny_config(epochs=1, loss=loss)

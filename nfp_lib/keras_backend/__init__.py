@@ -11,6 +11,7 @@ import sys
 if "keras" not in sys.modules:
     os.environ.setdefault("KERAS_BACKEND", "torch")
 
+from nfp_lib.keras_backend.losses import KERAS_LOSSES, ssim_loss
 from nfp_lib.keras_backend.model import (
     DepthToSpace,
     DynamicFilter,
@@ -25,6 +26,7 @@ from nfp_lib.keras_backend.train import HISTORY_KEYS, fit, load_model
 
 __all__ = [
     "HISTORY_KEYS",
+    "KERAS_LOSSES",
     "DepthToSpace",
     "DynamicFilter",
     "SpaceToDepth",
@@ -37,4 +39,5 @@ __all__ = [
     "predict_next",
     "rollout",
     "rollout_rerun",
+    "ssim_loss",
 ]

@@ -20,17 +20,13 @@ from nfp_lib import metrics
 from nfp_lib.config import Config, check_schedule
 from nfp_lib.data import shift_frames, training_sequences
 from nfp_lib.fileio import atomic_save, atomic_write_text
+from nfp_lib.keras_backend.losses import KERAS_LOSSES
 from nfp_lib.keras_backend.model import build_model, canonical, model_config
 from nfp_lib.keras_backend.rollout import predict_next
 from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
-KERAS_LOSSES = {
-    "bce": "binary_crossentropy",
-    "mse": "mean_squared_error",
-    "l1": "mean_absolute_error",
-}
 
 
 def fit(

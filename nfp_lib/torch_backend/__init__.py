@@ -12,6 +12,7 @@ from nfp_lib.torch_backend.checkpoint import (
     save_checkpoint,
 )
 from nfp_lib.torch_backend.convlstm import ConvLSTM, ConvLSTMCell
+from nfp_lib.torch_backend.losses import LOSSES, ssim_loss
 from nfp_lib.torch_backend.model import (
     NextFramePredictor,
     apply_dynamic_filters,
@@ -35,6 +36,7 @@ from nfp_lib.torch_backend.train import (
 __all__ = [
     "CHECKPOINT_FORMAT",
     "HISTORY_KEYS",
+    "LOSSES",
     "ConvLSTM",
     "ConvLSTMCell",
     "NextFramePredictor",
@@ -49,6 +51,7 @@ __all__ = [
     "rollout_rerun",
     "sampled_forward",
     "save_checkpoint",
+    "ssim_loss",
     "teacher_forcing_probability",
     "to_numpy",
     "to_tensor",

@@ -1,6 +1,6 @@
 """Fit a :class:`NextFramePredictor` on Moving MNIST from a :class:`~nfp_lib.config.Config`.
 
-One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE or L1 on next-frame
+One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE, L1 or SSIM on next-frame
 targets (optionally another loss for the last epochs), learning-rate reduction on plateaus or a
 cosine schedule, early stopping on the validation loss, optional scheduled sampling, a
 checkpoint every epoch (atomic, so a crash never leaves a broken file) and ``resume=True`` to
@@ -15,13 +15,11 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
@@ -33,16 +31,12 @@ from nfp_lib.data import training_sequences
 from nfp_lib.fileio import atomic_write_text
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.fast import channels_last_
+from nfp_lib.torch_backend.losses import LOSSES
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
 from nfp_lib.torch_backend.rollout import to_numpy
 from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "bce": F.binary_cross_entropy,
-    "mse": F.mse_loss,
-    "l1": F.l1_loss,
-}
 TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch_rng")
 
 
