@@ -9,6 +9,7 @@ prediction when ``y_true`` holds the future frames. Only numpy is needed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,8 @@ PSNR_CAP = 100.0  # dB, the PSNR of a perfect prediction (where 10*log10(1/0) wo
 SSIM_WINDOW = 11  # skimage's default with gaussian_weights=True: 2 * int(3.5 * sigma + 0.5) + 1
 SSIM_SIGMA = 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+ArrayLike = TypeVar("ArrayLike")  # a numpy array, or a torch or Keras tensor
 
 _CHUNK_VALUES = 1 << 22  # images are processed in batches of about this many pixel values
 
@@ -112,16 +115,25 @@ def _valid_filter(x: np.ndarray) -> np.ndarray:
     return sum(w[k] * x[:, :, :, k : k + w_out] for k in range(SSIM_WINDOW))
 
 
-def _ssim_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    c1, c2 = SSIM_K1**2, SSIM_K2**2  # data range 1
-    mu_a, mu_b = _valid_filter(a), _valid_filter(b)
-    var_a = _valid_filter(a * a) - mu_a**2
-    var_b = _valid_filter(b * b) - mu_b**2
-    cov = _valid_filter(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+def ssim_map(a: ArrayLike, b: ArrayLike, local_mean: Callable[[ArrayLike], ArrayLike]) -> ArrayLike:
+    """SSIM at every pixel where ``local_mean`` (a Gaussian filter over ``SSIM_WINDOW``) is
+    defined, data range 1.
+
+    Only arithmetic, so it serves numpy arrays here and torch or Keras tensors in the two
+    backends' training losses, each with its own filter: one formula for the score and the loss.
+    """
+    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    mu_a, mu_b = local_mean(a), local_mean(b)
+    var_a = local_mean(a * a) - mu_a**2
+    var_b = local_mean(b * b) - mu_b**2
+    cov = local_mean(a * b) - mu_a * mu_b
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
         (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     )
-    return s.mean(axis=(2, 3, 4))
+
+
+def _ssim_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ssim_map(a, b, _valid_filter).mean(axis=(2, 3, 4))
 
 
 def ssim(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
