@@ -186,8 +186,8 @@ plt.show()
 #   where L1 lifted it by 0.017 and 0.013. A cosine schedule spoils the L1 epoch, which then runs at
 #   a tiny learning rate: moving from BCE's blur to a sharp guess takes full-size steps.
 # - **The batch.** On two cores a batch of 8 costs a fifth less per sequence than a batch of 4
-#   (a step takes 0.76 s against 2 x 0.47 s), so 10 epochs fit in the time 8 took. With half as
-#   many steps the learning rate goes up to 0.008.
+#   (a step takes 0.76 s against 2 x 0.47 s), so 10 epochs fit in the 15 minutes where 8 did.
+#   With half as many steps the learning rate goes up to 0.008.
 #
 # The shipped run took 14.1 minutes, alone on the machine (71 to 94 s per epoch as the
 # machine's speed varied). Our goal of 0.90 within 15 minutes is not quite reached: the run
