@@ -167,6 +167,7 @@ plt.show()
 # | the same (L1 last), with a cosine schedule | 0.886 |
 # | **the `laptop` preset: 10 epochs of 800, batch 8, BCE for 9, then L1, rate 0.008** | **0.895** |
 # | the same, SSIM instead of L1 for the last epoch | 0.886 |
+# | the same (L1 last) at learning rate 0.006 / 0.011 | 0.893 / 0.891 |
 #
 # - **The head.** The first `laptop` model predicted pixels through a sigmoid head and spent
 #   its first epochs on the plateau of predicting an empty black frame. The *motion head* (see
