@@ -116,12 +116,12 @@ class TrainConfig:
         or ``"ssim"`` (1 - SSIM, the book's structural similarity with its Gaussian window).
         Where the next frame is uncertain, BCE and MSE are lowest for the average of the
         possible frames (a blur) and L1 for their per-pixel median, which stays sharper; SSIM
-        scores local contrast and structure, so it also punishes a blur.
+        scores local brightness, contrast and structure rather than single pixels.
     finish_loss / finish_from: from epoch ``finish_from`` on (counted from 1; 0: never), train
-        with ``finish_loss`` instead of ``loss``. BCE learns the motion fastest and L1 or SSIM
-        then sharpens what BCE blurred. Those epochs' ``val_loss`` is the new loss, so early
-        stopping, the plateau schedule and ``best.pt`` start their record afresh when the loss
-        changes.
+        with ``finish_loss`` instead of ``loss``. BCE learns the motion fastest and L1 then
+        sharpens what BCE blurred (better than SSIM did, in the book's runs). Those epochs'
+        ``val_loss`` is the new loss, so early stopping, the plateau schedule and ``best.pt``
+        start their record afresh when the loss changes.
     lr_schedule: ``"plateau"`` halves (``lr_factor``) the learning rate when the validation loss
         has not improved for ``lr_patience`` epochs; ``"cosine"`` lowers it after every batch
         along a half cosine from ``learning_rate`` to 0 at the end of ``epochs``, the usual
