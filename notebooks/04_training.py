@@ -127,6 +127,15 @@ for name, guess in guesses.items():
 # So a BCE training curve levels off well above zero (the floor is the entropy of the gray
 # edges of the strokes), and a value is best judged against these references. Copying the
 # current frame is a poor guess under BCE: its strokes are confidently in the wrong place.
+#
+# The clipping in that cell matters in training too. Without it, a prediction of exactly 1
+# where the target is 0.9 has an infinite loss and, in PyTorch, a gradient of about $10^{11}$
+# (PyTorch divides by $\max(\hat y (1 - \hat y), 10^{-12})$). A single such pixel wrecks
+# Adam's running averages for hundreds of steps. In float32 a motion head almost never
+# predicts exactly 1, but bfloat16 rounds everything above 0.998 to 1: our first bfloat16 runs
+# stalled at the copy-the-last-frame level after one good epoch. Both backends' BCE therefore
+# clips predictions to $[10^{-7}, 1 - 10^{-7}]$, as Keras always has, and the clipped pixels
+# get no gradient.
 
 # %% [markdown]
 # A third choice is the **mean absolute error** $\frac{1}{|P|}\sum_p |y_p - \hat y_p|$
@@ -170,7 +179,7 @@ for name, guess in candidates.items():
 # because the blend keeps part of both outcomes' strokes. Its real advantage is another one: it
 # is the score we report, so training on it optimises exactly that. Yet as a last epoch after
 # BCE it did worse than L1 (*Results* compares the choices), so the `laptop` preset learns the
-# motion with BCE, the fastest teacher, and sharpens it with L1 for its last epoch.
+# motion with BCE, the fastest teacher, and sharpens it with L1 for its last epochs.
 
 # %% [markdown]
 # ## Teacher forcing
@@ -221,9 +230,10 @@ print("validation in epochs 1 and 2:  ", np.array_equal(val_1, val_2))
 # kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which makes
 # each step about 16 times cheaper; *Going further* times this), and a motion head
 # (`motion_kernel`) that moves the current frame's pixels by up to 5 in each direction instead of
-# drawing the next frame (*A ConvLSTM in PyTorch*). Its training: 10 epochs of 800 fresh
-# sequences in batches of 8 at a learning rate of 0.008, BCE for 9 epochs and L1 for the last,
-# about 14 minutes on two CPU cores.
+# drawing the next frame (*A ConvLSTM in PyTorch*). Its training: 17 epochs of 800 fresh
+# sequences in batches of 8 at a learning rate of 0.008, BCE for 14 epochs and L1 for the last
+# 3, with a moving average of the weights (`ema_decay`, below): about 13 minutes on two CPU
+# cores that compute bfloat16 natively, as this book's do (*Going further*).
 
 # %%
 laptop = PRESETS["laptop"]
@@ -321,8 +331,15 @@ viz.plot_comparison(
 #   epochs, training stops, because more epochs would only cost time.
 # - **A finishing loss** (`finish_loss`, `finish_from`): from epoch `finish_from` on, the model
 #   trains with `finish_loss` instead of `loss`. The `laptop` preset learns the motion with BCE
-#   and spends its last epoch sharpening it with L1 (see *The objective*). The validation loss
-#   then measures the new loss, so the plateau and early-stopping records start afresh.
+#   and spends its last three epochs sharpening it with L1 (see *The objective*). The
+#   validation loss then measures the new loss, so the plateau and early-stopping records
+#   start afresh.
+# - **A moving average of the weights** (`ema_decay`): after every step the average moves
+#   `1 - ema_decay` of the way toward the current weights, and the average is what gets
+#   validated and saved (Keras' optimizers offer the same as `use_ema`). At a high learning
+#   rate the weights jitter around a good solution; their average sits closer to its middle.
+#   Training itself goes on from the unaveraged weights, which the checkpoint keeps as well
+#   (`train_weights` in `model.pt`, `train_weights.npz` beside `model.keras`).
 # - **A checkpoint every epoch**: the model, the optimiser state, the history and everything
 #   else needed to continue (the learning-rate and early-stopping counters; in PyTorch also the
 #   random state) are saved to `out_dir`. Each file is written *atomically*:
@@ -379,13 +396,15 @@ shutil.rmtree(workdir)  # the live runs are done with
 #
 # `--epochs`, `--num-train` and `--batch-size` override the config, and `--device` picks the
 # PyTorch device (by default CUDA when there is one). The two shipped checkpoints below were
-# made with the first two commands.
+# made with the first two commands (`laptop-keras` with an earlier version of the preset).
 
 # %% [markdown]
 # ## The fully trained models
 #
-# The book ships two checkpoints of the full `laptop` preset, made with the commands above:
-# `laptop-torch` (PyTorch) and `laptop-keras` (Keras). `pretrained.list_pretrained()` lists
+# The book ships two checkpoints of the full `laptop` model, made with the commands above:
+# `laptop-torch` (PyTorch, the current preset) and `laptop-keras` (Keras, the preset as it was
+# before bfloat16 made 17 epochs fit in a quarter of an hour: 10 epochs, L1 for the last, no
+# weight average; its `config.json` says so). `pretrained.list_pretrained()` lists
 # what is installed with one line of description each, and `pretrained.pretrained_history(name)`
 # reads a checkpoint's training log.
 #
@@ -394,10 +413,11 @@ shutil.rmtree(workdir)  # the live runs are done with
 # 64 filters on the full 64 x 64 frames, 10,000 fresh sequences per epoch) in PyTorch and shows
 # its curves. On CUDA, `fit` turns on two speed-ups by itself: **mixed precision** (the
 # forward pass runs in bfloat16 under `torch.autocast`, while the weights, the loss and the
-# optimiser stay in float32; `TrainConfig.mixed_precision=False` turns it off) and
-# **channels-last** memory layout for the convolutions, which is what the GPU's tensor cores
-# like. If the Colab session dies, run the cell again: it resumes from `FULL_RUN_DIR`. To study
-# the result in the next chapters, set their `CHECKPOINT` parameter to that folder.
+# optimiser stay in float32; `TrainConfig.mixed_precision=False` turns it off; it does the same
+# on a CPU with native bfloat16) and **channels-last** memory layout for the convolutions,
+# which is what the GPU's tensor cores like. If the Colab session dies, run the cell again: it
+# resumes from `FULL_RUN_DIR`. To study the result in the next chapters, set their `CHECKPOINT`
+# parameter to that folder.
 
 # %%
 if TRAIN_FROM_SCRATCH:

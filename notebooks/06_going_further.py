@@ -336,7 +336,9 @@ display(Markdown("\n".join(lines)))
 # - **mixed precision**: the forward pass runs under `torch.autocast` in bfloat16, which halves
 #   memory traffic and uses the tensor cores, while the weights, the loss and the optimiser
 #   stay in float32 (bfloat16 has float32's range, so no loss scaling is needed);
-#   `TrainConfig.mixed_precision=False` turns it off;
+#   `TrainConfig.mixed_precision=False` turns it off. `fit` does the same on a CPU that computes
+#   bfloat16 natively (AVX512-BF16 or AMX, as this book's two cores do), where it made the
+#   `laptop` preset's epochs about 1.7 times faster at the same validation SSIM;
 # - **channels-last** memory layout for the convolutions, the layout tensor cores prefer.
 #
 # `torch_backend.fast.train_step` goes two steps further for a fixed batch shape: it records the

@@ -276,6 +276,54 @@ def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
+def test_weight_average_copies_then_follows_the_keras_rule_and_swaps_back():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    average = keras_train.WeightAverage(model, decay=0.9)
+    average.set_model(model)
+    for value in (1.0, 2.0, 4.0):  # the weights after three optimiser steps
+        model.set_weights([np.full((2, 1), value, np.float32)])
+        average.on_train_batch_end(0)
+    expected = 0.9 * (0.9 * 1.0 + 0.1 * 2.0) + 0.1 * 4.0  # the first update copies
+    average.on_epoch_end(0)  # swaps the average in
+    np.testing.assert_allclose(model.get_weights()[0], expected, rtol=1e-6)
+    average.swap_back.on_epoch_end(0)
+    np.testing.assert_allclose(model.get_weights()[0], 4.0)
+
+
+def test_ema_validates_and_saves_the_average_and_resumes_exactly(
+    tmp_path, monkeypatch, reference_losses
+):
+    clips = video(n=8, t=5, size=32, seed=3)
+    data = {"train_data": clips, "val_data": clips[:2], "progress": False}
+    config = tiny_config(epochs=3, ema_decay=0.5, learning_rate=1e-2)
+    straight = kb.fit(config, tmp_path / "straight", **data)
+    model, _ = kb.load_model(tmp_path / "straight" / "model.keras")
+    y = clips[:2, 1:].astype(np.float64)
+    p = np.clip(kb.predict_next(model, clips[:2]).astype(np.float64), 1e-7, 1 - 1e-7)
+    assert straight["val_loss"][2] == pytest.approx(reference_losses["bce"](y, p), rel=1e-4)
+    with np.load(tmp_path / "straight" / keras_train.TRAIN_WEIGHTS_FILE) as saved:
+        assert int(saved["updates"]) == 3 * 2
+        assert not np.allclose(saved["w0"], model.trainable_variables[0].numpy())
+
+    save = keras_train.AtomicCheckpoint.on_epoch_end
+
+    def stop_after_epoch_2(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_train.AtomicCheckpoint, "on_epoch_end", stop_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        kb.fit(config, tmp_path / "resumed", **data)
+    monkeypatch.undo()
+    resumed = kb.fit(config, tmp_path / "resumed", resume=True, **data)
+    for key in ("loss", "val_loss", "val_ssim"):
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, err_msg=key)
+    again, _ = kb.load_model(tmp_path / "resumed" / "model.keras")
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(trained, tmp_path):
     out, history = trained
     straight = kb.fit(tiny_config(epochs=3), tmp_path / "straight", progress=False)

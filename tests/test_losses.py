@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import torch
@@ -65,3 +66,20 @@ def test_ssim_loss_rejects_mismatched_shapes_and_frames_smaller_than_the_window(
         torch_ssim_loss(torch_layout(small), torch_layout(small))
     with pytest.raises(ValueError, match="at least 11x11"):
         keras_ssim_loss(small, small)
+
+
+def test_bce_clips_saturated_predictions_as_keras_does_and_keeps_gradients_finite():
+    target = np.array([[0.0, 0.3, 0.9, 1.0, 0.5, 0.2]], np.float32)
+    guess = np.array([[0.0, 1.0, 1.0, 1.0, 0.0, 0.4]], np.float32)  # saturated but for the last
+    keras_value = float(
+        np.mean(ops.convert_to_numpy(keras.losses.get(KERAS_LOSSES["bce"])(target, guess)))
+    )
+    prediction = torch.from_numpy(guess).requires_grad_(True)
+    loss = LOSSES["bce"](prediction, torch.from_numpy(target))
+    assert loss.item() == pytest.approx(keras_value, rel=1e-5)
+    assert 2 < loss.item() < 17  # -log(1e-7) is 16.1: saturated pixels count, but finitely
+    loss.backward()
+    gradient = prediction.grad.numpy()[0]
+    assert np.isfinite(gradient).all()
+    np.testing.assert_array_equal(gradient[:5], 0)  # clipped pixels: no gradient, as in Keras
+    assert gradient[5] == pytest.approx((0.4 - 0.2) / (0.4 * 0.6) / 6, rel=1e-5)

@@ -19,6 +19,7 @@ from nfp_lib.torch_backend import (
     CHECKPOINT_FORMAT,
     HISTORY_KEYS,
     NextFramePredictor,
+    bf16_native,
     build_model,
     fit,
     load_checkpoint,
@@ -31,9 +32,18 @@ from nfp_lib.torch_backend import (
     to_numpy,
 )
 
+# float32, so results compare exactly; test_mixed_precision_* covers bf16.
 TINY = Config(
     ModelConfig(filters=(4, 4), kernel_sizes=(3, 3), norm="batch", patch_size=4),
-    TrainConfig(epochs=2, batch_size=8, num_train=16, num_val=4, num_frames=6, image_size=32),
+    TrainConfig(
+        epochs=2,
+        batch_size=8,
+        num_train=16,
+        num_val=4,
+        num_frames=6,
+        image_size=32,
+        mixed_precision=False,
+    ),
 )
 
 
@@ -115,6 +125,60 @@ def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses
     pred = predict_next(model, video[:2]).astype(np.float64)
     expected = reference_losses[loss](video[:2, 1:].astype(np.float64), pred)
     assert history["val_loss"] == pytest.approx([expected], rel=1e-4)
+
+
+@pytest.mark.skipif(not bf16_native(torch.device("cpu")), reason="no native bf16 on this CPU")
+def test_mixed_precision_runs_the_forward_pass_in_bf16_on_a_cpu_that_has_it(tmp_path):
+    video = generate_moving_mnist(4, num_frames=5, size=32, seed=3)
+    config = TINY.replace(train={"epochs": 1, "batch_size": 4})
+    full = _fit(config, tmp_path / "fp32", train_data=video, val_data=video[:2])
+    mixed = config.replace(train={"mixed_precision": True})
+    half = _fit(mixed, tmp_path / "bf16", train_data=video, val_data=video[:2])
+    assert half["loss"][0] != full["loss"][0]  # the forward pass really ran in bf16
+    assert half["loss"][0] == pytest.approx(full["loss"][0], rel=0.02)
+    assert half["val_ssim"][0] == pytest.approx(full["val_ssim"][0], abs=0.02)
+
+
+def test_weight_average_copies_then_follows_the_keras_rule_and_swaps_back():
+    model = torch.nn.Linear(2, 1)
+    average = train_module.WeightAverage(model, decay=0.9)
+    for value in (1.0, 2.0, 4.0):  # the weights after three optimiser steps
+        with torch.no_grad():
+            model.weight.fill_(value)
+        average.update()
+    expected = 0.9 * (0.9 * 1.0 + 0.1 * 2.0) + 0.1 * 4.0  # the first update copies
+    torch.testing.assert_close(average.average[0], torch.full((1, 2), expected))
+    average.swap()
+    torch.testing.assert_close(model.weight.detach(), torch.full((1, 2), expected))
+    torch.testing.assert_close(average.average[0], torch.full((1, 2), 4.0))
+    average.swap()
+    torch.testing.assert_close(model.weight.detach(), torch.full((1, 2), 4.0))
+
+
+def test_ema_validates_and_saves_the_average_and_resumes_exactly(tmp_path, reference_losses):
+    clips = generate_moving_mnist(8, num_frames=5, size=32, seed=3)
+    data = {"train_data": clips, "val_data": clips[:2]}
+    config = TINY.replace(train={"batch_size": 4, "ema_decay": 0.5, "learning_rate": 1e-2})
+    straight = _fit(config, tmp_path / "straight", **data)
+    model, _, checkpoint = load_checkpoint(tmp_path / "straight" / "model.pt")
+    pred = predict_next(model, clips[:2]).astype(np.float64)
+    expected = reference_losses["bce"](clips[:2, 1:].astype(np.float64), pred)
+    assert straight["val_loss"][-1] == pytest.approx(expected, rel=1e-4)  # the average's loss
+    assert checkpoint["average_updates"] == 2 * 2
+    trained = checkpoint["train_weights"]
+    assert len(trained) == len(list(model.parameters()))
+    assert not all(torch.equal(w, p) for w, p in zip(trained, model.parameters(), strict=True))
+
+    _fit(config.replace(train={"epochs": 1}), tmp_path / "resumed", **data)
+    resumed = _fit(config, tmp_path / "resumed", resume=True, **data)
+    _same_history(resumed, straight)
+    _same_weights(
+        _weights(tmp_path / "resumed" / "model.pt"), _weights(tmp_path / "straight" / "model.pt")
+    )
+    with pytest.raises(ValueError, match="ema_decay"):
+        _fit(
+            config.replace(train={"epochs": 3, "ema_decay": 0.0}), tmp_path / "resumed", resume=True
+        )
 
 
 def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(

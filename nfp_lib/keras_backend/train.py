@@ -1,8 +1,9 @@
 """Training a Keras model on generated Moving MNIST with Keras' own ``fit`` and callbacks.
 
-Every epoch a callback scores teacher-forced validation predictions (``val_mse``, ``val_ssim``)
-and another one saves ``model.keras`` (optimizer state included) and ``history.json`` atomically,
-so an interrupted run resumes exactly where it stopped.
+Every epoch a callback scores teacher-forced validation predictions (``val_loss``, ``val_mse``,
+``val_ssim``) and another one saves ``model.keras`` (optimizer state included) and
+``history.json`` atomically, so an interrupted run resumes exactly where it stopped. With
+``ema_decay`` a third keeps a moving average of the weights, which is validated and saved.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
+TRAIN_WEIGHTS_FILE = "train_weights.npz"  # with ema_decay: the weights training goes on from
 
 
 def fit(
@@ -58,13 +60,16 @@ def fit(
     if train_data is not None:
         train_data = _check_data(train_data, "train_data", config)
     val = _validation_video(config, val_data)
+    average = None
     if resume:
-        model, history = _resume(out, config)
+        model, history, average = _resume(out, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
         optimizer = _optimizer(config, _batches_per_epoch(config, train_data))
         model.compile(optimizer=optimizer, loss=KERAS_LOSSES[t.loss])
         history = {key: [] for key in HISTORY_KEYS}
+    if average is None and t.ema_decay:
+        average = WeightAverage(model, t.ema_decay)
     atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
     for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
@@ -77,14 +82,18 @@ def fit(
             continue
         if model.loss != KERAS_LOSSES[loss]:
             model.compile(optimizer=model.optimizer, loss=KERAS_LOSSES[loss])
-        if not _fit_epochs(model, config, train_data, val, history, out, (first, end), progress):
+        epochs = (first, end)
+        if not _fit_epochs(model, config, train_data, val, history, out, epochs, average, progress):
             break
     return history
 
 
-def _fit_epochs(model, config, train_data, val, history, out, epochs, progress) -> bool:
+def _fit_epochs(model, config, train_data, val, history, out, epochs, average, progress) -> bool:
     """``model.fit`` from the next epoch up to ``epochs = (first, end)``'s end, where ``first``
-    is the first epoch trained with the current loss; False when early stopping ended it."""
+    is the first epoch trained with the current loss; False when early stopping ended it.
+
+    With a :class:`WeightAverage` the callbacks between it and its ``swap_back`` see the average.
+    """
     t = config.train
     first, end = epochs
     done = len(history["epoch"])
@@ -97,19 +106,19 @@ def _fit_epochs(model, config, train_data, val, history, out, epochs, progress) 
             monitor="val_loss", mode="min", factor=t.lr_factor, patience=t.lr_patience, min_delta=0
         )
     callbacks = [
-        ValidationMetrics(val, t.batch_size),
+        *([average] if average else []),
+        ValidationMetrics(val, t.batch_size, model.loss),
         stopping,
         *([plateau] if plateau else []),
         _RestorePlateaus(stopping, plateau, history["val_loss"][first:]),
-        AtomicCheckpoint(out, history),
+        AtomicCheckpoint(out, history, average),
+        *([average.swap_back] if average else []),
     ]
     train = _EpochData(config, train_data, first_epoch=done)
     model.fit(
         train,
         steps_per_epoch=train.batches_per_epoch,
         shuffle=False,  # _EpochData shuffles, reproducibly
-        validation_data=shift_frames(val),
-        validation_batch_size=t.batch_size,
         epochs=end,
         initial_epoch=done,
         callbacks=callbacks,
@@ -138,25 +147,70 @@ def load_model(path: str | Path) -> tuple[keras.Model, Config]:
 
 
 class ValidationMetrics(keras.callbacks.Callback):
-    """Adds ``val_mse`` and ``val_ssim`` of teacher-forced predictions to each epoch's logs."""
+    """Adds ``val_loss`` (with ``loss``, a Keras loss or its name), ``val_mse`` and ``val_ssim``
+    of teacher-forced predictions to each epoch's logs."""
 
-    def __init__(self, video: np.ndarray, batch_size: int):
+    def __init__(self, video: np.ndarray, batch_size: int, loss):
         super().__init__()
         self.video, self.batch_size = video, batch_size
+        self.loss = keras.losses.get(loss)
 
     def on_epoch_end(self, epoch, logs=None):
         predicted = predict_next(self.model, self.video, batch_size=self.batch_size)
         truth = self.video[:, 1:]
+        logs["val_loss"] = float(np.mean(ops.convert_to_numpy(self.loss(truth, predicted))))
         logs["val_mse"] = float(np.mean(metrics.mse(truth, predicted)))
         logs["val_ssim"] = float(np.mean(metrics.ssim(truth, predicted)))
 
 
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """Appends each epoch to ``history`` and saves the model and the history atomically."""
+class WeightAverage(keras.callbacks.Callback):
+    """An exponential moving average of the trainable weights, kept as the torch backend's
+    ``WeightAverage`` (and Keras' own ``use_ema``) keeps it: the first update copies the
+    weights, each later batch moves the average ``1 - decay`` of the way to them.
 
-    def __init__(self, out_dir: Path, history: dict):
+    At the end of an epoch it swaps the average into the model, so the callbacks after it
+    validate and save the average; ``swap_back``, the last callback, swaps the training weights
+    back. In between, :attr:`average` holds the training weights.
+    """
+
+    def __init__(self, model: keras.Model, decay: float):
         super().__init__()
-        self.out_dir, self.history = out_dir, history
+        self.decay, self.updates = decay, 0
+        self.average = [ops.copy(v.value) for v in model.trainable_variables]
+        self.swap_back = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: self.swap())
+
+    def on_train_batch_end(self, batch, logs=None):
+        weight = 1.0 - self.decay if self.updates else 1.0
+        self.average = [
+            ops.add(a, ops.multiply(weight, ops.subtract(v.value, a)))
+            for a, v in zip(self.average, self.model.trainable_variables, strict=True)
+        ]
+        self.updates += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.swap()
+
+    def swap(self) -> None:
+        """Exchange the model's trainable weights and the average."""
+        variables = self.model.trainable_variables
+        kept = [ops.copy(v.value) for v in variables]
+        for variable, average in zip(variables, self.average, strict=True):
+            variable.assign(average)
+        self.average = kept
+
+    def save(self, path: Path) -> None:
+        """Write the weights :attr:`average` holds and the update count to ``path`` (``.npz``)."""
+        arrays = {f"w{i}": ops.convert_to_numpy(a) for i, a in enumerate(self.average)}
+        atomic_save(path, lambda tmp: np.savez(tmp, updates=self.updates, **arrays))
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Appends each epoch to ``history`` and saves the model and the history atomically; with a
+    :class:`WeightAverage` (swapped in: the model holds the average) also the training weights."""
+
+    def __init__(self, out_dir: Path, history: dict, average: WeightAverage | None = None):
+        super().__init__()
+        self.out_dir, self.history, self.average = out_dir, history, average
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
@@ -175,6 +229,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         }
         for key in HISTORY_KEYS:
             self.history[key].append(row[key])
+        if self.average:
+            self.average.save(self.out_dir / TRAIN_WEIGHTS_FILE)
         atomic_save(self.out_dir / MODEL_FILE, self.model.save)
         atomic_write_text(self.out_dir / HISTORY_FILE, json.dumps(self.history, indent=2) + "\n")
 
@@ -277,7 +333,7 @@ def _epochs_since_best(val_losses: list[float]) -> int:
     return len(val_losses) - 1 - int(np.argmin(val_losses))
 
 
-def _resume(out: Path, config: Config) -> tuple[keras.Model, dict]:
+def _resume(out: Path, config: Config) -> tuple[keras.Model, dict, WeightAverage | None]:
     if not (out / MODEL_FILE).is_file() or not (out / HISTORY_FILE).is_file():
         raise ValueError(
             f"resume: expected {MODEL_FILE} and {HISTORY_FILE} in {out}, found "
@@ -296,4 +352,13 @@ def _resume(out: Path, config: Config) -> tuple[keras.Model, dict]:
             f"resume: expected history keys {HISTORY_KEYS} in {out / HISTORY_FILE}, "
             f"got {sorted(history)}"
         )
-    return model, history
+    if not config.train.ema_decay:
+        return model, history, None
+    with np.load(out / TRAIN_WEIGHTS_FILE) as saved_weights:
+        train_weights = [saved_weights[f"w{i}"] for i in range(len(model.trainable_variables))]
+        updates = int(saved_weights["updates"])
+    average = WeightAverage(model, config.train.ema_decay)  # the saved model holds the average
+    for variable, weights in zip(model.trainable_variables, train_weights, strict=True):
+        variable.assign(weights)
+    average.updates = updates
+    return model, history, average

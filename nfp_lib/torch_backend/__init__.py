@@ -12,7 +12,7 @@ from nfp_lib.torch_backend.checkpoint import (
     save_checkpoint,
 )
 from nfp_lib.torch_backend.convlstm import ConvLSTM, ConvLSTMCell
-from nfp_lib.torch_backend.losses import LOSSES, ssim_loss
+from nfp_lib.torch_backend.losses import LOSSES, bce_loss, ssim_loss
 from nfp_lib.torch_backend.model import (
     NextFramePredictor,
     apply_dynamic_filters,
@@ -28,6 +28,7 @@ from nfp_lib.torch_backend.rollout import (
 )
 from nfp_lib.torch_backend.train import (
     HISTORY_KEYS,
+    bf16_native,
     fit,
     sampled_forward,
     teacher_forcing_probability,
@@ -41,6 +42,8 @@ __all__ = [
     "ConvLSTMCell",
     "NextFramePredictor",
     "apply_dynamic_filters",
+    "bce_loss",
+    "bf16_native",
     "build_model",
     "fit",
     "load_checkpoint",

@@ -12,6 +12,21 @@ import torch.nn.functional as F
 
 from nfp_lib import metrics
 
+EPSILON = 1e-7
+"""How far from 0 and 1 :func:`bce_loss` clips predictions: Keras' ``backend.epsilon()``."""
+
+
+def bce_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of predictions clipped to ``[EPSILON, 1 - EPSILON]``, as Keras clips.
+
+    Unclipped, a prediction of exactly 1 where the target is below 1 (or exactly 0 where it is
+    above) gets PyTorch's gradient ``(p - y) / max(p (1 - p), 1e-12)``, about 1e11. One such
+    pixel ruins Adam's running averages for hundreds of steps. bf16 rounds every value above
+    0.998 to 1, so a motion head trained under bf16 autocast met such pixels in every batch and
+    stalled at the copy-the-last-frame level; clipped, those pixels get no gradient at all.
+    """
+    return F.binary_cross_entropy(prediction.clamp(EPSILON, 1 - EPSILON), target)
+
 
 def ssim_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``1 - SSIM``, the mean over images of :func:`nfp_lib.metrics.ssim`'s score, differentiable.
@@ -45,7 +60,7 @@ def ssim_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "bce": F.binary_cross_entropy,
+    "bce": bce_loss,
     "mse": F.mse_loss,
     "l1": F.l1_loss,
     "ssim": ssim_loss,

@@ -4,8 +4,9 @@ One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE, L1 or SSI
 targets (optionally another loss for the last epochs), learning-rate reduction on plateaus or a
 cosine schedule, early stopping on the validation loss, optional scheduled sampling, a
 checkpoint every epoch (atomic, so a crash never leaves a broken file) and ``resume=True`` to
-continue exactly where it stopped. On CUDA it uses bf16 autocast and channels-last
-convolutions; launched by ``torchrun`` with several processes it trains data-parallel (DDP).
+continue exactly where it stopped. It uses bf16 autocast where the device computes bf16
+natively (CUDA, or a CPU with AVX512-BF16 or AMX) and, on CUDA, channels-last convolutions;
+launched by ``torchrun`` with several processes it trains data-parallel (DDP).
 """
 
 from __future__ import annotations
@@ -70,6 +71,33 @@ def sampled_forward(
         pred, state = model.step(frame, state)
         preds.append(pred)
     return torch.stack(preds, dim=1)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters, kept as Keras' optimizers keep
+    theirs (``use_ema``): the first update copies the weights, each later one moves the average
+    ``1 - decay`` of the way to them. Buffers (batch-norm statistics) are not averaged."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.parameters = list(model.parameters())
+        self.average = [p.detach().clone() for p in self.parameters]
+        self.decay, self.updates = decay, 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """After an optimiser step: move the average toward the model's weights."""
+        weight = 1.0 - self.decay if self.updates else 1.0
+        for average, parameter in zip(self.average, self.parameters, strict=True):
+            average.lerp_(parameter, weight)
+        self.updates += 1
+
+    @torch.no_grad()
+    def swap(self) -> None:
+        """Exchange the model's weights and the average (a second swap undoes the first)."""
+        for average, parameter in zip(self.average, self.parameters, strict=True):
+            kept = parameter.detach().clone()
+            parameter.copy_(average)
+            average.copy_(kept)
 
 
 class _Net(nn.Module):
@@ -141,6 +169,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         model.parameters(), lr=tc.learning_rate, weight_decay=tc.weight_decay
     )
     scheduler = _scheduler(optimizer, tc, train_data, world)
+    average = WeightAverage(model, tc.ema_decay) if tc.ema_decay else None
     state = {
         "epoch": 0,
         "step": 0,
@@ -149,7 +178,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         "bad_epochs": 0,
     }
     if resume:
-        state = _resume(out_dir / "model.pt", config, model, optimizer, scheduler)
+        state = _resume(out_dir / "model.pt", config, model, optimizer, scheduler, average)
     net = _Net(model)
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
@@ -191,6 +220,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
                 net,
                 optimizer,
                 per_batch,
+                average,
                 loss_fn,
                 video,
                 list(sampler),
@@ -199,6 +229,8 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
                 state["step"],
                 bar,
             )
+            if average:  # validate and save the averaged weights; train on with the others
+                average.swap()
             val = _validate(model, loss_fn, val_data, tc, device, rank, world)
             if tc.lr_schedule == "plateau":
                 scheduler.step(val["val_loss"])
@@ -214,7 +246,9 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
             bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "val_loss", "val_ssim")})
             bar.close()
             if rank == 0:
-                _save(out_dir, model, config, optimizer, scheduler, state, epoch, improved)
+                _save(out_dir, model, config, optimizer, scheduler, average, state, epoch, improved)
+            if average:
+                average.swap()
             saved_epoch = epoch
         except KeyboardInterrupt:
             bar.close()
@@ -268,17 +302,26 @@ def _frames(video: np.ndarray, device: torch.device) -> torch.Tensor:
     return x if device.type == "cuda" else x.contiguous()
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively: a CUDA GPU, or a CPU whose oneDNN has bf16
+    instructions (AVX512-BF16 or AMX). Elsewhere bf16 would be emulated, slower than float32."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def _autocast(tc, device: torch.device):
-    enabled = tc.mixed_precision and device.type == "cuda"
+    enabled = tc.mixed_precision and bf16_native(device)
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def _train_epoch(
-    net, optimizer, scheduler, loss_fn, video, indices, tc, device, step, bar
+    net, optimizer, scheduler, average, loss_fn, video, indices, tc, device, step, bar
 ) -> tuple[float, int]:
     """One pass over ``indices``; returns the mean training loss and the new step count.
 
-    ``scheduler``, when given, steps after every batch.
+    ``scheduler`` and ``average`` (a :class:`WeightAverage`), when given, update after every
+    batch.
     """
     net.train()
     total = torch.zeros((), dtype=torch.float64, device=device)
@@ -297,6 +340,8 @@ def _train_epoch(
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if average is not None:
+            average.update()
         step += 1
         total += loss.detach() * len(x)
         bar.update()
@@ -337,8 +382,12 @@ def _validate(model, loss_fn, video, tc, device, rank, world) -> dict[str, float
     return {"val_loss": loss / n, "val_mse": mse / n, "val_ssim": ssim / n}
 
 
-def _resume(path: Path, config: Config, model, optimizer, scheduler) -> dict:
-    """Restore a training state from ``path`` into the given objects; returns the counters."""
+def _resume(path: Path, config: Config, model, optimizer, scheduler, average) -> dict:
+    """Restore a training state from ``path`` into the given objects; returns the counters.
+
+    With a weight average the checkpoint's ``model`` holds the average and ``train_weights``
+    the weights that training goes on from.
+    """
     if not path.is_file():
         raise ValueError(f"resume: expected a checkpoint at {path}, found none")
     _, saved, checkpoint = load_checkpoint(path)
@@ -351,6 +400,14 @@ def _resume(path: Path, config: Config, model, optimizer, scheduler) -> dict:
     if missing:
         raise ValueError(f"resume: {path} is not a training checkpoint (no {', '.join(missing)})")
     model.load_state_dict(checkpoint["model"])
+    if average:
+        average.average = [p.detach().clone() for p in model.parameters()]
+        average.updates = int(checkpoint["average_updates"])
+        with torch.no_grad():
+            for parameter, weights in zip(
+                model.parameters(), checkpoint["train_weights"], strict=True
+            ):
+                parameter.copy_(weights)
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
     torch.set_rng_state(checkpoint["torch_rng"])
@@ -363,8 +420,14 @@ def _resume(path: Path, config: Config, model, optimizer, scheduler) -> dict:
     }
 
 
-def _save(out_dir, model, config, optimizer, scheduler, state, epoch, improved) -> None:
-    """``model.pt`` (full state), ``best.pt`` when improved, then ``history.json``."""
+def _save(out_dir, model, config, optimizer, scheduler, average, state, epoch, improved) -> None:
+    """``model.pt`` (full state), ``best.pt`` when improved, then ``history.json``.
+
+    With a weight average the model holds the average now, and ``average`` the training weights.
+    """
+    averaging = {}
+    if average:
+        averaging = {"train_weights": average.average, "average_updates": average.updates}
     save_checkpoint(
         out_dir / "model.pt",
         model,
@@ -377,6 +440,7 @@ def _save(out_dir, model, config, optimizer, scheduler, state, epoch, improved) 
         best_val_loss=state["best_val_loss"],
         bad_epochs=state["bad_epochs"],
         torch_rng=torch.get_rng_state(),
+        **averaging,
     )
     if improved:
         save_checkpoint(out_dir / "best.pt", model, config, epoch=epoch)
