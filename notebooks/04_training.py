@@ -246,11 +246,13 @@ print(f"\n{parameters:,} trainable parameters")
 
 # %% [markdown]
 # A `Config` is immutable; `replace` makes a changed copy. For the live run we keep the
-# architecture of the preset and shorten the training: a few epochs of a few sequences.
+# architecture of the preset and shorten the training: a few epochs of a few sequences. We also
+# switch off the preset's weight average (`ema_decay`, below): it averages over about the last
+# 100 steps, and a run of a few dozen would mostly remember its first ones.
 
 # %%
 config = PRESETS[PRESET].replace(
-    train={"epochs": EPOCHS, "num_train": NUM_TRAIN, "num_val": NUM_VAL}
+    train={"epochs": EPOCHS, "num_train": NUM_TRAIN, "num_val": NUM_VAL, "ema_decay": 0.0}
 )
 t = config.train
 print(

@@ -320,8 +320,8 @@ display(Markdown("\n".join(lines)))
 # in `laptop`) predicts a small kernel per patch and filters the current frame with it, a
 # *dynamic filter network* (De Brabandere et al., 2016). The motion head starts from a blurred
 # copy of the last frame instead of a gray one, and keeps the digits sharp whenever it gets the
-# motion right. On two CPU cores the shipped `laptop-torch` reached a validation SSIM of 0.81
-# after its first epoch, under two minutes in; the earlier pixel-head `laptop` model was at 0.63
+# motion right. On two CPU cores the `laptop` model's weights score a validation SSIM of 0.81
+# after their first epoch, under a minute in; the earlier pixel-head `laptop` model was at 0.63
 # after ten longer epochs (*Results and performance* has both stories). But it can only
 # rearrange pixels that are already in the frame, by at most `motion_kernel // 2` pixels and
 # with one move per patch, so two overlapping digits that part ways, or anything new entering

@@ -284,6 +284,8 @@ def test_weight_average_copies_then_follows_the_keras_rule_and_swaps_back():
         model.set_weights([np.full((2, 1), value, np.float32)])
         average.on_train_batch_end(0)
     expected = 0.9 * (0.9 * 1.0 + 0.1 * 2.0) + 0.1 * 4.0  # the first update copies
+    # detached: an average that kept each step's gradient history would grow without end
+    assert not any(getattr(a, "requires_grad", False) for a in average.average)
     average.on_epoch_end(0)  # swaps the average in
     np.testing.assert_allclose(model.get_weights()[0], expected, rtol=1e-6)
     average.swap_back.on_epoch_end(0)

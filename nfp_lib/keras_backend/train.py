@@ -46,6 +46,8 @@ def fit(
     epoch. The history maps each of :data:`HISTORY_KEYS` to one value per epoch. Keras trains
     in float32 here (``mixed_precision`` is honoured by the torch backend only). With a
     ``finish_loss`` the model is compiled again, with the same optimizer, from ``finish_from`` on.
+    With ``ema_decay`` the saved ``model.keras`` holds the weight average and
+    ``train_weights.npz`` beside it the weights that training goes on from.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
@@ -176,13 +178,13 @@ class WeightAverage(keras.callbacks.Callback):
     def __init__(self, model: keras.Model, decay: float):
         super().__init__()
         self.decay, self.updates = decay, 0
-        self.average = [ops.copy(v.value) for v in model.trainable_variables]
+        self.average = _copies(model.trainable_variables)
         self.swap_back = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: self.swap())
 
     def on_train_batch_end(self, batch, logs=None):
         weight = 1.0 - self.decay if self.updates else 1.0
         self.average = [
-            ops.add(a, ops.multiply(weight, ops.subtract(v.value, a)))
+            ops.add(a, ops.multiply(weight, ops.subtract(ops.stop_gradient(v.value), a)))
             for a, v in zip(self.average, self.model.trainable_variables, strict=True)
         ]
         self.updates += 1
@@ -193,7 +195,7 @@ class WeightAverage(keras.callbacks.Callback):
     def swap(self) -> None:
         """Exchange the model's trainable weights and the average."""
         variables = self.model.trainable_variables
-        kept = [ops.copy(v.value) for v in variables]
+        kept = _copies(variables)
         for variable, average in zip(variables, self.average, strict=True):
             variable.assign(average)
         self.average = kept
@@ -202,6 +204,11 @@ class WeightAverage(keras.callbacks.Callback):
         """Write the weights :attr:`average` holds and the update count to ``path`` (``.npz``)."""
         arrays = {f"w{i}": ops.convert_to_numpy(a) for i, a in enumerate(self.average)}
         atomic_save(path, lambda tmp: np.savez(tmp, updates=self.updates, **arrays))
+
+
+def _copies(variables) -> list:
+    """Detached copies of the variables' values (no gradient history to keep alive)."""
+    return [ops.copy(ops.stop_gradient(v.value)) for v in variables]
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
