@@ -240,6 +240,22 @@ def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses
     assert history["val_loss"] == pytest.approx([reference_losses[loss](y, p)], rel=1e-4)
 
 
+def _stop_after_epoch_2_and_resume(monkeypatch, config: Config, out, data: dict) -> dict:
+    """Train ``config`` into ``out``, interrupted once epoch 2 is saved, then resume it."""
+    save = keras_train.AtomicCheckpoint.on_epoch_end
+
+    def stop_after_epoch_2(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_train.AtomicCheckpoint, "on_epoch_end", stop_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        kb.fit(config, out, **data)
+    monkeypatch.undo()
+    return kb.fit(config, out, resume=True, **data)
+
+
 def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(
     tmp_path, monkeypatch, reference_losses
 ):
@@ -256,18 +272,7 @@ def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(
     assert min(straight["val_loss"][:2]) < straight["val_loss"][2]
     assert straight["learning_rate"][3] == straight["learning_rate"][2]
 
-    save = keras_train.AtomicCheckpoint.on_epoch_end
-
-    def stop_after_epoch_2(self, epoch, logs=None):
-        save(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(keras_train.AtomicCheckpoint, "on_epoch_end", stop_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        kb.fit(config, tmp_path / "resumed", **data)
-    monkeypatch.undo()
-    resumed = kb.fit(config, tmp_path / "resumed", resume=True, **data)
+    resumed = _stop_after_epoch_2_and_resume(monkeypatch, config, tmp_path / "resumed", data)
     assert resumed["epoch"] == straight["epoch"]
     for key in ("loss", "val_loss", "val_ssim", "learning_rate"):
         np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, err_msg=key)
@@ -307,18 +312,7 @@ def test_ema_validates_and_saves_the_average_and_resumes_exactly(
         assert int(saved["updates"]) == 3 * 2
         assert not np.allclose(saved["w0"], model.trainable_variables[0].numpy())
 
-    save = keras_train.AtomicCheckpoint.on_epoch_end
-
-    def stop_after_epoch_2(self, epoch, logs=None):
-        save(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(keras_train.AtomicCheckpoint, "on_epoch_end", stop_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        kb.fit(config, tmp_path / "resumed", **data)
-    monkeypatch.undo()
-    resumed = kb.fit(config, tmp_path / "resumed", resume=True, **data)
+    resumed = _stop_after_epoch_2_and_resume(monkeypatch, config, tmp_path / "resumed", data)
     for key in ("loss", "val_loss", "val_ssim"):
         np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, err_msg=key)
     again, _ = kb.load_model(tmp_path / "resumed" / "model.keras")

@@ -205,6 +205,14 @@ class WeightAverage(keras.callbacks.Callback):
         arrays = {f"w{i}": ops.convert_to_numpy(a) for i, a in enumerate(self.average)}
         atomic_save(path, lambda tmp: np.savez(tmp, updates=self.updates, **arrays))
 
+    def restore(self, model: keras.Model, path: Path) -> None:
+        """Resume from :meth:`save`'s file, written while swapped: ``model`` holds the average
+        (as this object, built from it, does); the saved training weights go back into it."""
+        with np.load(path) as saved:
+            for i, variable in enumerate(model.trainable_variables):
+                variable.assign(saved[f"w{i}"])
+            self.updates = int(saved["updates"])
+
 
 def _copies(variables) -> list:
     """Detached copies of the variables' values (no gradient history to keep alive)."""
@@ -361,11 +369,6 @@ def _resume(out: Path, config: Config) -> tuple[keras.Model, dict, WeightAverage
         )
     if not config.train.ema_decay:
         return model, history, None
-    with np.load(out / TRAIN_WEIGHTS_FILE) as saved_weights:
-        train_weights = [saved_weights[f"w{i}"] for i in range(len(model.trainable_variables))]
-        updates = int(saved_weights["updates"])
     average = WeightAverage(model, config.train.ema_decay)  # the saved model holds the average
-    for variable, weights in zip(model.trainable_variables, train_weights, strict=True):
-        variable.assign(weights)
-    average.updates = updates
+    average.restore(model, out / TRAIN_WEIGHTS_FILE)
     return model, history, average

@@ -400,14 +400,11 @@ def _resume(path: Path, config: Config, model, optimizer, scheduler, average) ->
     if missing:
         raise ValueError(f"resume: {path} is not a training checkpoint (no {', '.join(missing)})")
     model.load_state_dict(checkpoint["model"])
-    if average:
-        average.average = [p.detach().clone() for p in model.parameters()]
+    if average:  # saved while swapped: put the training weights beside it and swap back
+        for kept, weights in zip(average.average, checkpoint["train_weights"], strict=True):
+            kept.copy_(weights)
         average.updates = int(checkpoint["average_updates"])
-        with torch.no_grad():
-            for parameter, weights in zip(
-                model.parameters(), checkpoint["train_weights"], strict=True
-            ):
-                parameter.copy_(weights)
+        average.swap()
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
     torch.set_rng_state(checkpoint["torch_rng"])
