@@ -104,20 +104,24 @@ long_videos = data.generate_moving_mnist(
 )
 seen, future = data.split_context(long_videos, context=CONTEXT)
 long_result = evaluate.evaluate(model, long_videos, context=CONTEXT, horizon=LONG_HORIZON)
-fig = viz.plot_metric_curves(
-    {
-        CHECKPOINT: long_result["rollout"]["ssim"],
-        "copy last frame": long_result["copy_last"]["ssim"],
-    },
-    "SSIM",
-    title=f"{LONG_HORIZON} frames after {CONTEXT} seen, {NUM_LONG} videos",
-)
 train_end = config.train.num_frames  # the last frame of a training video
-fig.axes[0].axvline(train_end - CONTEXT, color="gray", linestyle=":")
-display(fig)
+for metric in ("ssim", "ink"):
+    fig = viz.plot_metric_curves(
+        {
+            CHECKPOINT: long_result["rollout"][metric],
+            "copy last frame": long_result["copy_last"][metric],
+            "blank frame": long_result["blank"][metric],
+        },
+        metric,
+        title=f"{LONG_HORIZON} frames after {CONTEXT} seen, {NUM_LONG} videos",
+    )
+    fig.axes[0].axvline(train_end - CONTEXT, color="gray", linestyle=":")
+    display(fig)
 
 # %% [markdown]
-# The dotted line marks the last frame of a training video (frame 20). And the frames
+# The dotted line marks the last frame of a training video (frame 20). The ink ratio is the
+# mean predicted intensity over the mean true intensity (1: all the ink is still there; the
+# blank frame has none). And the frames
 # themselves: the seen ones, then evenly spaced frames of the prediction:
 
 # %%
@@ -170,10 +174,12 @@ for t in range(0, LONG_HORIZON, 5 if LONG_HORIZON > 10 else 1):
 # on, so the model gradually learns to continue from its own output. OpenSTL trains its ConvLSTM
 # this way.
 #
-# In `nfp_lib` two fields of `TrainConfig` control it (PyTorch backend only):
+# In `nfp_lib` three fields of `TrainConfig` control it (PyTorch backend only):
 # `sampling_steps`, the number of optimiser steps over which the probability of the true
-# frame falls linearly from 1, and `sampling_end`, where it stops. `openstl-s` uses 50,000
-# steps down to 0. `torch_backend.teacher_forcing_probability(step, sampling_steps,
+# frame falls linearly from 1, `sampling_end`, where it stops, and `context_frames`, the first
+# inputs of every video, which are always the true frames (a rollout sees them too; only the
+# frames after them are sampled, as in PredRNN). `openstl-s` uses 50,000 steps down to 0.
+# `torch_backend.teacher_forcing_probability(step, sampling_steps,
 # sampling_end)` is the schedule:
 
 # %%
@@ -195,7 +201,9 @@ plt.show()
 # its first `SAMPLING_STEPS` steps:
 
 # %%
-sampled = PRESETS["tiny"].replace(train={"sampling_steps": SAMPLING_STEPS, "sampling_end": 0.0})
+sampled = PRESETS["tiny"].replace(
+    train={"sampling_steps": SAMPLING_STEPS, "sampling_end": 0.0, "context_frames": 5}
+)
 t = sampled.train
 steps_per_epoch = -(-t.num_train // t.batch_size)
 print(f"{t.epochs} epochs x {steps_per_epoch} steps; the probability of the true frame per step:")
@@ -316,16 +324,29 @@ display(Markdown("\n".join(lines)))
 # ## Pixels or motion
 #
 # The head is a design choice of its own. A *pixel head* (`motion_kernel=0`, as in the keras-io
-# example and OpenSTL) draws every pixel of the next frame; a *motion head* (`motion_kernel=11`
-# in `laptop`) predicts a small kernel per patch and filters the current frame with it, a
-# *dynamic filter network* (De Brabandere et al., 2016). The motion head starts from a blurred
-# copy of the last frame instead of a gray one, and keeps the digits sharp whenever it gets the
-# motion right. On two CPU cores the `laptop` model's weights score a validation SSIM of 0.81
-# after their first epoch, under a minute in; the earlier pixel-head `laptop` model was at 0.63
-# after ten longer epochs (*Results and performance* has both stories). But it can only
-# rearrange pixels that are already in the frame, by at most `motion_kernel // 2` pixels and
-# with one move per patch, so two overlapping digits that part ways, or anything new entering
-# the picture, are beyond it: that is a pixel head's job.
+# example, OpenSTL and the `plain` preset) draws every pixel of the next frame; a *motion head*
+# (`motion_kernel=11` in `laptop`) predicts a small kernel per patch and filters the current
+# frame with it, a *dynamic filter network* (De Brabandere et al., 2016). The motion head starts
+# from a blurred copy of the last frame instead of a gray one, and keeps the digits sharp
+# whenever it gets the motion right. The two shipped PyTorch models differ in the head alone
+# (same stack, same training); their stored evaluations:
+
+# %%
+for name in ("plain-torch", "laptop-torch"):
+    m = pretrained.pretrained_metrics(name)
+    print(
+        f"{name:<13} next-frame SSIM {m['next_frame']['ssim']:.3f}, rollout SSIM "
+        f"{np.mean(m['rollout']['ssim']):.3f}, MSE {np.mean(m['rollout']['mse_sum']):5.1f}, "
+        f"ink at frame 20 {m['rollout']['ink'][-1]:.2f}"
+    )
+
+# %% [markdown]
+# But a motion head can only rearrange pixels that are already in the frame, by at most
+# `motion_kernel // 2` pixels and with one move per patch, so two overlapping digits that part
+# ways, or anything new entering the picture, are beyond it: in long rollouts, digits that
+# cross tend to merge into one blob that then moves as one. `motion_masks=M` adds what CDNA
+# (Finn et al., 2016) adds: `M` moves per patch and a drawn frame, mixed pixel by pixel by a
+# predicted mask.
 #
 # ## GPUs and mixed precision
 #
