@@ -15,7 +15,7 @@ from nfp_lib.pretrained import (
     pretrained_metrics,
 )
 
-SHIPPED = {"laptop-torch": "torch", "laptop-keras": "keras"}
+SHIPPED = {"plain-torch": "torch", "laptop-torch": "torch", "laptop-keras": "keras"}
 
 
 def test_shipped_checkpoints_are_listed_with_their_backend():
@@ -35,6 +35,7 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
     metrics = pretrained_metrics(name)
     assert metrics["num_sequences"] == 500 and metrics["horizon"] == 10
     assert np.all(np.array(metrics["rollout"]["mse"]) < np.array(metrics["copy_last"]["mse"]))
+    assert metrics["seen_frames"] == list(range(10)) and "ink" in metrics["blank"]
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
