@@ -1,0 +1,238 @@
+"""A run folder: one training run's files, which no crash, second writer or mistyped command
+can lose or mix.
+
+Both backends train through a :class:`RunFolder` and hand it only their files. The layout::
+
+    OUT/.lock            held (``flock``) by the one process writing the run; holds its pid
+    OUT/config.json      the run's config, written once when the run starts
+    OUT/epochs/N/        every file of the last committed epoch N, with its config.json
+    OUT/latest           "N": the pointer to it, switched atomically after the folder is complete
+    OUT/model.pt, ...    links to the files of epochs/N, for people and notebooks to open
+
+An epoch is written into ``epochs/.tmp-N``, synced, renamed to ``epochs/N``, and only then
+does ``latest`` point to it, so a kill at any moment leaves the previous epoch or the new one,
+never a mix. Resuming and :func:`latest_dir` trust only ``latest``; the top-level links are
+refreshed after each commit and at every start. Leftovers of a killed commit are removed at the
+next start.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from nfp_lib.config import Config, check_resume
+from nfp_lib.fileio import atomic_write_text
+
+LOCK_FILE, POINTER_FILE, CONFIG_FILE, EPOCHS_DIR = ".lock", "latest", "config.json", "epochs"
+TEMP_PREFIX = ".tmp-"
+# What marks a folder as holding a run: these, or model files from before epochs/ existed.
+RUN_MARKERS = (POINTER_FILE, CONFIG_FILE, EPOCHS_DIR, "model.pt", "model.keras")
+
+
+def committed_epoch(out: str | Path) -> int:
+    """The last epoch committed to the run folder ``out`` (0 when none is)."""
+    pointer = Path(out) / POINTER_FILE
+    if not pointer.is_file():
+        return 0
+    text = pointer.read_text().strip()
+    if not text.isdigit() or not (Path(out) / EPOCHS_DIR / text).is_dir():
+        raise ValueError(
+            f"run {out}: {pointer} should name a folder in {EPOCHS_DIR}/, got {text!r}"
+        )
+    return int(text)
+
+
+def latest_dir(out: str | Path) -> Path | None:
+    """The folder of the last committed epoch of the run ``out``; None when it has none."""
+    epoch = committed_epoch(out)
+    return Path(out) / EPOCHS_DIR / str(epoch) if epoch else None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _link(source: Path, target: Path) -> None:
+    """Make ``target`` a hard link to ``source`` (a copy where links are not possible)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+class RunFolder:
+    """The one writer of a run folder; use :meth:`open`, then :meth:`commit_epoch` per epoch,
+    then :meth:`close` (or use it as a context manager)."""
+
+    def __init__(self, out: Path, config: Config, lock: int) -> None:
+        self.out, self.config, self._lock = out, config, lock
+
+    @classmethod
+    def open(
+        cls, out: str | Path, config: Config, resume: bool = False, overwrite: bool = False
+    ) -> RunFolder:
+        """Lock ``out`` and make it ready for ``config``'s run.
+
+        A folder that holds a run is continued with ``resume`` (its committed epoch and a
+        config that :func:`~nfp_lib.config.check_resume` accepts), moved aside to
+        ``OUT.old-<time>`` with ``overwrite``, and refused otherwise. ``config.json`` is written
+        only when a new run starts, after every check passed.
+        """
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out}: expected a directory, got a file")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            lock = _lock(out / LOCK_FILE)
+        except OSError as err:
+            raise ValueError(f"--out {out}: cannot write there ({err.strerror})") from None
+        run = cls(out, config, lock)
+        try:
+            run._prepare(resume, overwrite)
+        except BaseException:
+            run.close()
+            raise
+        return run
+
+    def _prepare(self, resume: bool, overwrite: bool) -> None:
+        out = self.out
+        if resume:
+            saved_dir = latest_dir(out)
+            if saved_dir is None:
+                raise ValueError(
+                    f"resume: expected a committed epoch in {out} ({POINTER_FILE} and "
+                    f"{EPOCHS_DIR}/), found none; start it anew with --overwrite"
+                )
+            saved = _read_config(saved_dir / CONFIG_FILE)
+            check_resume(out, saved, self.config, committed_epoch(out))
+            self._clean()
+            self._refresh_links()
+            return
+        if any((out / name).exists() for name in RUN_MARKERS):
+            if not overwrite:
+                raise ValueError(
+                    f"--out {out} holds a run (epoch {committed_epoch(out)} committed); continue "
+                    "it with --resume (resume=True), or move it aside with --overwrite "
+                    "(overwrite=True)"
+                )
+            self._move_aside()
+        self._clean()
+        atomic_write_text(out / CONFIG_FILE, _config_text(self.config))
+
+    def _move_aside(self) -> None:
+        """Move every file of the folder but the lock to ``OUT.old-<time>``."""
+        aside = self.out.with_name(f"{self.out.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside.mkdir()
+        for entry in self.out.iterdir():
+            if entry.name != LOCK_FILE:
+                entry.rename(aside / entry.name)
+
+    def _clean(self) -> None:
+        """Remove what killed writes left: temporaries and epoch folders not committed."""
+        keep = str(committed_epoch(self.out))
+        epochs = self.out / EPOCHS_DIR
+        for entry in epochs.iterdir() if epochs.is_dir() else ():
+            if entry.name != keep:
+                shutil.rmtree(entry)
+        for entry in self.out.iterdir():
+            if entry.name.startswith((TEMP_PREFIX, f".{POINTER_FILE}.", f".{CONFIG_FILE}.")):
+                entry.unlink()
+
+    def commit_epoch(
+        self, epoch: int, write: Callable[[Path], None], keep: tuple[str, ...] = ()
+    ) -> Path:
+        """Make epoch ``epoch`` the run's committed one, all its files or none; returns its folder.
+
+        ``write(folder)`` writes the backend's files into a fresh folder; the files named in
+        ``keep`` that it did not write are carried over from the previous epoch. A full disk or
+        another write error raises a ``ValueError`` and leaves the previous epoch committed.
+        """
+        epochs = self.out / EPOCHS_DIR
+        epochs.mkdir(exist_ok=True)
+        tmp, final = epochs / f"{TEMP_PREFIX}{epoch}", epochs / str(epoch)
+        previous = latest_dir(self.out)
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            write(tmp)
+            for name in keep:
+                if previous is not None and not (tmp / name).exists():
+                    _link(previous / name, tmp / name)
+            (tmp / CONFIG_FILE).write_text(_config_text(self.config))
+            for file in sorted(tmp.iterdir()):
+                _fsync(file)
+            _fsync(tmp)
+            shutil.rmtree(final, ignore_errors=True)  # an earlier, never committed attempt
+            tmp.rename(final)
+            _fsync(epochs)
+            atomic_write_text(self.out / POINTER_FILE, f"{epoch}\n")
+        except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            reason = str(err).strip().splitlines()[-1][:200] if str(err).strip() else repr(err)
+            raise ValueError(
+                f"--out {self.out}: could not save epoch {epoch} ({reason}); the run still "
+                f"holds epoch {committed_epoch(self.out)}"
+            ) from err
+        self._refresh_links()
+        self._clean()
+        return final
+
+    def _refresh_links(self) -> None:
+        """Point the top-level files at the committed epoch's, each replaced atomically."""
+        folder = latest_dir(self.out)
+        for file in sorted(folder.iterdir()) if folder else ():
+            tmp = self.out / f"{TEMP_PREFIX}{file.name}"
+            tmp.unlink(missing_ok=True)
+            _link(file, tmp)
+            os.replace(tmp, self.out / file.name)
+
+    def close(self) -> None:
+        """Release the lock."""
+        if self._lock >= 0:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = -1
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lock(path: Path) -> int:
+    """Hold an exclusive ``flock`` on ``path`` and write this process' pid into it. A lock left
+    by a dead process is free (the kernel dropped it with the process), so it is taken over."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ValueError(
+            f"--out {path.parent}: another training (pid {holder}) is writing this run; wait "
+            "for it to end, or choose another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _config_text(config: Config) -> str:
+    return json.dumps(config.to_dict(), indent=2) + "\n"
+
+
+def _read_config(path: Path) -> Config:
+    try:
+        return Config.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as err:
+        raise ValueError(f"run: {path} is not a readable config ({err})") from None
