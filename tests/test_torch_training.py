@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,7 +215,9 @@ def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(
         return real(*args)
 
     monkeypatch.setattr(train_module, "_train_epoch", interrupt_epoch_3)
-    assert _fit(config, tmp_path / "resumed", **data)["epoch"] == [1, 2]
+    with pytest.raises(KeyboardInterrupt):
+        _fit(config, tmp_path / "resumed", **data)
+    assert load_checkpoint(tmp_path / "resumed" / "model.pt")[2]["epoch"] == 2
     monkeypatch.setattr(train_module, "_train_epoch", real)
     resumed = _fit(config, tmp_path / "resumed", resume=True, **data)
     _same_history(straight, resumed)
@@ -341,14 +344,15 @@ def test_fit_steps_frame_by_frame_only_with_scheduled_sampling(
 
 
 def test_resume_errors(run, tmp_path):
-    with pytest.raises(ValueError, match="expected a checkpoint at"):
-        _fit(TINY, tmp_path, resume=True)
+    with pytest.raises(ValueError, match="expected a committed epoch"):
+        _fit(TINY, tmp_path / "empty", resume=True)
     other = TINY.replace(model={"filters": (4, 8)})
-    with pytest.raises(ValueError, match="holds the architecture"):
+    with pytest.raises(ValueError, match=r"model.filters \[4, 4\] -> \[4, 8\]"):
         _fit(other, run[0], resume=True)
-    (tmp_path / "model.pt").write_bytes((run[0] / "best.pt").read_bytes())
+    copy = shutil.copytree(run[0], tmp_path / "copy")
+    (copy / "epochs" / "2" / "model.pt").write_bytes((run[0] / "best.pt").read_bytes())
     with pytest.raises(ValueError, match="not a training checkpoint"):
-        _fit(TINY, tmp_path, resume=True)
+        _fit(TINY, copy, resume=True)
 
 
 def test_load_checkpoint_rejects_broken_and_foreign_files(run, tmp_path):

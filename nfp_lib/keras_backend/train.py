@@ -1,8 +1,9 @@
 """Training a Keras model on generated Moving MNIST with Keras' own ``fit`` and callbacks.
 
 Every epoch a callback scores teacher-forced validation predictions (``val_loss``, ``val_mse``,
-``val_ssim``) and another one saves ``model.keras`` (optimizer state included) and
-``history.json`` atomically, so an interrupted run resumes exactly where it stopped. With
+``val_ssim``) and another one commits ``model.keras`` (optimizer state included) and
+``history.json`` together to the :class:`~nfp_lib.runs.RunFolder`, so an interrupted run
+resumes exactly where it stopped. With
 ``ema_decay`` a third keeps a moving average of the weights, which is validated and saved.
 """
 
@@ -18,12 +19,12 @@ import numpy as np
 from keras import ops
 
 from nfp_lib import metrics
-from nfp_lib.config import Config, check_schedule
+from nfp_lib.config import Config
 from nfp_lib.data import shift_frames, training_sequences
-from nfp_lib.fileio import atomic_save, atomic_write_text
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
 from nfp_lib.keras_backend.model import build_model, canonical, model_config
 from nfp_lib.keras_backend.rollout import predict_next
+from nfp_lib.runs import RunFolder, latest_dir
 from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
@@ -38,33 +39,42 @@ def fit(
     progress: bool = True,
     train_data: np.ndarray | None = None,
     val_data: np.ndarray | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Train ``config``'s model, checkpointing to ``out_dir`` every epoch; returns the history.
 
     ``train_data`` / ``val_data``: videos ``(N, T, H, W, C)`` to use instead of generated ones.
-    ``resume=True`` loads ``out_dir/model.keras`` and ``history.json`` and goes on from the next
-    epoch. The history maps each of :data:`HISTORY_KEYS` to one value per epoch. Keras trains
-    in float32 here (``mixed_precision`` is honoured by the torch backend only). With a
+    ``out_dir`` is a :class:`~nfp_lib.runs.RunFolder`: a folder holding a run is refused unless
+    ``resume`` or ``overwrite`` (move the old run aside) is given. ``resume=True`` loads the
+    committed epoch's ``model.keras`` and ``history.json`` and goes on from the next epoch;
+    every setting but ``epochs`` must match. Ctrl-C raises ``KeyboardInterrupt`` with the last
+    committed epoch kept. The history maps each of :data:`HISTORY_KEYS` to one value per epoch.
+    Keras trains in float32 here (``mixed_precision`` is honoured by the torch backend only). With a
     ``finish_loss`` the model is compiled again, with the same optimizer, from ``finish_from`` on.
     With ``ema_decay`` the saved ``model.keras`` holds the weight average and
     ``train_weights.npz`` beside it the weights that training goes on from.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
-    t = config.train
-    if t.sampling_steps > 0:
+    if config.train.sampling_steps > 0:
         raise ValueError(
             "sampling_steps: scheduled sampling is implemented by the torch backend only; "
-            f"expected 0 for Keras, got {t.sampling_steps}"
+            f"expected 0 for Keras, got {config.train.sampling_steps}"
         )
-    out = Path(out_dir)
-    keras.utils.set_random_seed(t.seed)
     if train_data is not None:
         train_data = _check_data(train_data, "train_data", config)
     val = _validation_video(config, val_data)
+    with RunFolder.open(out_dir, config, resume, overwrite) as run:
+        return _fit(config, run, resume, progress, train_data, val)
+
+
+def _fit(config: Config, run: RunFolder, resume: bool, progress: bool, train_data, val) -> dict:
+    """:func:`fit` once the inputs are checked and the run folder is locked."""
+    t = config.train
+    keras.utils.set_random_seed(t.seed)
     average = None
     if resume:
-        model, history, average = _resume(out, config)
+        model, history, average = _resume(latest_dir(run.out), config)
     else:
         model = build_model(config.model, image_size=t.image_size)
         optimizer = _optimizer(config, _batches_per_epoch(config, train_data))
@@ -72,7 +82,6 @@ def fit(
         history = {key: [] for key in HISTORY_KEYS}
     if average is None and t.ema_decay:
         average = WeightAverage(model, t.ema_decay)
-    atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
     for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
         done = len(history["epoch"])
@@ -85,12 +94,12 @@ def fit(
         if model.loss != KERAS_LOSSES[loss]:
             model.compile(optimizer=model.optimizer, loss=KERAS_LOSSES[loss])
         epochs = (first, end)
-        if not _fit_epochs(model, config, train_data, val, history, out, epochs, average, progress):
+        if not _fit_epochs(model, config, train_data, val, history, run, epochs, average, progress):
             break
     return history
 
 
-def _fit_epochs(model, config, train_data, val, history, out, epochs, average, progress) -> bool:
+def _fit_epochs(model, config, train_data, val, history, run, epochs, average, progress) -> bool:
     """``model.fit`` from the next epoch up to ``epochs = (first, end)``'s end, where ``first``
     is the first epoch trained with the current loss; False when early stopping ended it.
 
@@ -113,7 +122,7 @@ def _fit_epochs(model, config, train_data, val, history, out, epochs, average, p
         stopping,
         *([plateau] if plateau else []),
         _RestorePlateaus(stopping, plateau, history["val_loss"][first:]),
-        AtomicCheckpoint(out, history, average),
+        EpochCommit(run, history, average),
         *([average.swap_back] if average else []),
     ]
     train = _EpochData(config, train_data, first_epoch=done)
@@ -203,7 +212,7 @@ class WeightAverage(keras.callbacks.Callback):
     def save(self, path: Path) -> None:
         """Write the weights :attr:`average` holds and the update count to ``path`` (``.npz``)."""
         arrays = {f"w{i}": ops.convert_to_numpy(a) for i, a in enumerate(self.average)}
-        atomic_save(path, lambda tmp: np.savez(tmp, updates=self.updates, **arrays))
+        np.savez(path, updates=self.updates, **arrays)
 
     def restore(self, model: keras.Model, path: Path) -> None:
         """Resume from :meth:`save`'s file, written while swapped: ``model`` holds the average
@@ -219,13 +228,14 @@ def _copies(variables) -> list:
     return [ops.copy(ops.stop_gradient(v.value)) for v in variables]
 
 
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """Appends each epoch to ``history`` and saves the model and the history atomically; with a
-    :class:`WeightAverage` (swapped in: the model holds the average) also the training weights."""
+class EpochCommit(keras.callbacks.Callback):
+    """Appends each epoch to ``history`` and commits the model and the history to the run folder
+    together; with a :class:`WeightAverage` (swapped in: the model holds the average) also the
+    training weights."""
 
-    def __init__(self, out_dir: Path, history: dict, average: WeightAverage | None = None):
+    def __init__(self, run: RunFolder, history: dict, average: WeightAverage | None = None):
         super().__init__()
-        self.out_dir, self.history, self.average = out_dir, history, average
+        self.run, self.history, self.average = run, history, average
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
@@ -244,10 +254,13 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         }
         for key in HISTORY_KEYS:
             self.history[key].append(row[key])
+        self.run.commit_epoch(epoch + 1, self._write)
+
+    def _write(self, folder: Path) -> None:
         if self.average:
-            self.average.save(self.out_dir / TRAIN_WEIGHTS_FILE)
-        atomic_save(self.out_dir / MODEL_FILE, self.model.save)
-        atomic_write_text(self.out_dir / HISTORY_FILE, json.dumps(self.history, indent=2) + "\n")
+            self.average.save(folder / TRAIN_WEIGHTS_FILE)
+        self.model.save(folder / MODEL_FILE)
+        (folder / HISTORY_FILE).write_text(json.dumps(self.history, indent=2) + "\n")
 
 
 class _RestorePlateaus(keras.callbacks.Callback):
@@ -349,13 +362,14 @@ def _epochs_since_best(val_losses: list[float]) -> int:
 
 
 def _resume(out: Path, config: Config) -> tuple[keras.Model, dict, WeightAverage | None]:
+    """The model, history and weight average of the committed epoch in ``out`` (whose config
+    the run folder has checked)."""
     if not (out / MODEL_FILE).is_file() or not (out / HISTORY_FILE).is_file():
         raise ValueError(
             f"resume: expected {MODEL_FILE} and {HISTORY_FILE} in {out}, found "
-            f"{sorted(p.name for p in out.iterdir()) if out.is_dir() else 'no such directory'}"
+            f"{sorted(p.name for p in out.iterdir())}"
         )
-    model, saved = load_model(out / MODEL_FILE)
-    check_schedule(out / MODEL_FILE, saved, config)
+    model, _ = load_model(out / MODEL_FILE)
     if model_config(model) != canonical(config.model):
         raise ValueError(
             f"resume: the model in {out} is {model_config(model)}, "
