@@ -1,7 +1,8 @@
 """The command line: ``python -m nfp_lib {train,evaluate,predict,pretrained,bench}``.
 
-Thin by design: parse, call the library, print. Bad input ends with a one-line message and
-exit code 2, never a traceback.
+Thin by design: parse, call the library, print. Bad input, a file that cannot be read or
+written, a missing device or a full disk ends with a one-line message and exit code 2; Ctrl-C
+with one line and exit code 130 (a training keeps its last committed epoch); never a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 from nfp_lib.data import DataUnavailableError
 from nfp_lib.pretrained import load_any
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+MAX_PREDICTED_FRAMES = 1000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +26,36 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args) or 0
+    except KeyboardInterrupt:
+        _error(f"interrupted{_kept(args)}", "nfp:")
+        return EXIT_INTERRUPTED
     except (ValueError, DataUnavailableError) as err:
-        print(f"nfp: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        _error(str(err))
+    except OSError as err:
+        _error(f"{err.filename or 'I/O'}: {err.strerror or err}")
+    except MemoryError:
+        _error("out of memory: the input or the model is too large for this machine")
+    return EXIT_BAD_INPUT
+
+
+def _error(message: str, prefix: str = "nfp: error:") -> None:
+    """One line on stderr, however many lines ``message`` had."""
+    print(f"{prefix} {' '.join(message.split())[:1000]}", file=sys.stderr)
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted training left: its committed epoch."""
+    if getattr(args, "run", None) is not _train:
+        return ""
+    from nfp_lib.runs import committed_epoch
+
+    try:
+        epoch = committed_epoch(args.out)
+    except (ValueError, OSError):
+        return ""
+    if not epoch:
+        return f"; {args.out} holds no committed epoch"
+    return f"; {args.out} holds epoch {epoch}, continue it with --resume"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -43,7 +72,12 @@ def _train(args: argparse.Namespace) -> int:
     backend = backend_module(args.backend)
     kwargs = {"device": args.device} if args.backend == "torch" else {}
     history = backend.fit(
-        config, args.out, resume=args.resume, progress=not args.no_progress, **kwargs
+        config,
+        args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        **kwargs,
     )
     if history and history.get("epoch"):
         last = {key: values[-1] for key, values in history.items()}
@@ -54,7 +88,10 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from nfp_lib import data
     from nfp_lib.evaluate import evaluate
+    from nfp_lib.validation import check_positive_int
 
+    for flag in ("num_sequences", "context", "horizon"):
+        check_positive_int(getattr(args, flag), f"--{flag.replace('_', '-')}")
     model, config = load_any(args.checkpoint)
     if args.data == "generated":
         video = data.generate_moving_mnist(
@@ -100,10 +137,21 @@ def _predict(args: argparse.Namespace) -> int:
     from nfp_lib.validation import check_positive_int
 
     frames = check_positive_int(args.frames, "--frames")
+    if frames > MAX_PREDICTED_FRAMES:
+        raise ValueError(f"--frames: expected at most {MAX_PREDICTED_FRAMES}, got {frames}")
     if not (args.gif or args.npy):
         raise ValueError("predict: expected --gif and/or --npy to say where to write the frames")
+    for flag, path in (("--gif", args.gif), ("--npy", args.npy)):
+        if path is not None and path.is_dir():
+            raise ValueError(f"{flag} {path}: expected a file name, got a directory")
     model, config = load_any(args.checkpoint)
     clip = data.load_video(args.input)
+    size = config.train.image_size
+    if clip.shape[2:4] != (size, size):
+        raise ValueError(
+            f"--input {args.input}: expected {size}x{size} frames (the model's image_size), "
+            f"got {clip.shape[2]}x{clip.shape[3]}"
+        )
     predicted = predict_future(model, clip, frames)
     if args.gif:
         viz.save_gif(predicted[0], args.gif)
@@ -143,7 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--backend", choices=("torch", "keras"), default="torch")
     train.add_argument("--config", required=True, help="a preset name or a JSON config file")
     train.add_argument("--out", required=True, type=Path, help="run directory")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/model.*")
+    train.add_argument("--resume", action="store_true", help="continue the run in OUT")
+    train.add_argument(
+        "--overwrite", action="store_true", help="move a run already in OUT aside to OUT.old-<time>"
+    )
     train.add_argument("--epochs", type=int, help="override the config's epochs")
     train.add_argument("--num-train", type=int, help="override the config's num_train")
     train.add_argument("--batch-size", type=int, help="override the config's batch_size")

@@ -416,10 +416,10 @@ def test_a_failed_save_leaves_the_last_good_checkpoint(tmp_path, monkeypatch):
 # A training run in a child process, slowed by sleeping in every training forward so that a
 # signal reliably lands in the middle of an epoch (sleeping costs no CPU).
 CHILD = """
-import json, signal, sys, time
+import signal, sys, time
 import torch
-from nfp_lib.config import Config
-from nfp_lib.torch_backend import NextFramePredictor, fit
+from nfp_lib.cli import main
+from nfp_lib.torch_backend import NextFramePredictor
 
 # Ctrl-C raises KeyboardInterrupt, as in a terminal: a child inherits an ignored SIGINT from
 # its parent, and a test runner's worker may have set that.
@@ -433,15 +433,17 @@ def slow(self, *args, **kwargs):
     return forward(self, *args, **kwargs)
 
 NextFramePredictor.forward = slow
-fit(Config.from_dict(json.loads(sys.argv[1])), sys.argv[2], device="cpu", progress=False)
-print("fit returned")
+sys.exit(main(["train", "--config", sys.argv[1], "--out", sys.argv[2], "--device", "cpu",
+               "--no-progress"]))
 """
 SLOW = TINY.replace(train={"epochs": 3, "num_train": 160})  # 20 batches: about 1 s an epoch
 
 
 def _interrupt_second_epoch(out, sig) -> subprocess.CompletedProcess:
+    config = out.with_name("config.json")
+    config.write_text(json.dumps(SLOW.to_dict()))
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, json.dumps(SLOW.to_dict()), str(out)],
+        [sys.executable, "-c", CHILD, str(config), str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -475,10 +477,9 @@ def test_sigkill_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes(tmp_pat
     _same_weights(_weights(out / "model.pt"), _weights(tmp_path / "reference" / "model.pt"))
 
 
-def test_ctrl_c_mid_epoch_stops_cleanly(tmp_path):
+def test_ctrl_c_mid_epoch_stops_with_one_line_and_exit_130(tmp_path):
     out = tmp_path / "interrupted"
     done = _interrupt_second_epoch(out, signal.SIGINT)
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr and "fit returned" in done.stdout
-    assert "interrupted during epoch 2" in done.stderr and "holds epoch 1" in done.stderr
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == f"nfp: interrupted; {out} holds epoch 1, continue it with --resume\n"
     assert load_checkpoint(out / "model.pt")[2]["epoch"] == 1
