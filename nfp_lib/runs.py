@@ -76,6 +76,7 @@ class RunFolder:
 
     def __init__(self, out: Path, config: Config, lock: int) -> None:
         self.out, self.config, self._lock = out, config, lock
+        self.resume_dir: Path | None = None  # the committed epoch to resume from
 
     @classmethod
     def open(
@@ -83,10 +84,11 @@ class RunFolder:
     ) -> RunFolder:
         """Lock ``out`` and make it ready for ``config``'s run.
 
-        A folder that holds a run is continued with ``resume`` (its committed epoch and a
-        config that :func:`~nfp_lib.config.check_resume` accepts), moved aside to
-        ``OUT.old-<time>`` with ``overwrite``, and refused otherwise. ``config.json`` is written
-        only when a new run starts, after every check passed.
+        A folder that holds a run is continued with ``resume`` (from its committed epoch,
+        :attr:`resume_dir`, or from the start when none was committed, with a config that
+        :func:`~nfp_lib.config.check_resume` accepts), moved aside to ``OUT.old-<time>`` with
+        ``overwrite``, and refused otherwise. ``config.json`` is written only when a new run
+        starts, after every check passed.
         """
         out = Path(out)
         if out.exists() and not out.is_dir():
@@ -107,14 +109,14 @@ class RunFolder:
     def _prepare(self, resume: bool, overwrite: bool) -> None:
         out = self.out
         if resume:
-            saved_dir = latest_dir(out)
-            if saved_dir is None:
+            self.resume_dir = latest_dir(out)
+            saved = (self.resume_dir or out) / CONFIG_FILE
+            if not saved.is_file():
                 raise ValueError(
-                    f"resume: expected a committed epoch in {out} ({POINTER_FILE} and "
-                    f"{EPOCHS_DIR}/), found none; start it anew with --overwrite"
+                    f"resume: expected a run in {out} ({POINTER_FILE}, {EPOCHS_DIR}/ and "
+                    f"{CONFIG_FILE}), found none"
                 )
-            saved = _read_config(saved_dir / CONFIG_FILE)
-            check_resume(out, saved, self.config, committed_epoch(out))
+            check_resume(out, _read_config(saved), self.config, committed_epoch(out))
             self._clean()
             self._refresh_links()
             return

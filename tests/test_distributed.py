@@ -66,7 +66,8 @@ def test_ranks_end_identical_and_only_rank_0_writes(tmp_path):
         del rank["history"]["time"]
     assert ranks[0]["history"] == ranks[1]["history"]  # losses and metrics reduced over ranks
     assert ranks[0]["history"]["epoch"] == [1]
-    assert {"model.pt", "history.json", "config.json"} <= set(ranks[0]["writes"])
+    assert {"model.pt", "best.pt"} == set(ranks[0]["writes"])
+    assert {"model.pt", "history.json", "config.json"} <= {p.name for p in tmp_path.iterdir()}
     assert ranks[1]["writes"] == []
 
 

@@ -344,7 +344,7 @@ def test_fit_steps_frame_by_frame_only_with_scheduled_sampling(
 
 
 def test_resume_errors(run, tmp_path):
-    with pytest.raises(ValueError, match="expected a committed epoch"):
+    with pytest.raises(ValueError, match="expected a run in"):
         _fit(TINY, tmp_path / "empty", resume=True)
     other = TINY.replace(model={"filters": (4, 8)})
     with pytest.raises(ValueError, match=r"model.filters \[4, 4\] -> \[4, 8\]"):

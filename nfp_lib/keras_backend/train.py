@@ -24,7 +24,7 @@ from nfp_lib.data import shift_frames, training_sequences
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
 from nfp_lib.keras_backend.model import build_model, canonical, model_config
 from nfp_lib.keras_backend.rollout import predict_next
-from nfp_lib.runs import RunFolder, latest_dir
+from nfp_lib.runs import RunFolder
 from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
@@ -65,16 +65,16 @@ def fit(
         train_data = _check_data(train_data, "train_data", config)
     val = _validation_video(config, val_data)
     with RunFolder.open(out_dir, config, resume, overwrite) as run:
-        return _fit(config, run, resume, progress, train_data, val)
+        return _fit(config, run, progress, train_data, val)
 
 
-def _fit(config: Config, run: RunFolder, resume: bool, progress: bool, train_data, val) -> dict:
+def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dict:
     """:func:`fit` once the inputs are checked and the run folder is locked."""
     t = config.train
     keras.utils.set_random_seed(t.seed)
     average = None
-    if resume:
-        model, history, average = _resume(latest_dir(run.out), config)
+    if run.resume_dir:
+        model, history, average = _resume(run.resume_dir, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
         optimizer = _optimizer(config, _batches_per_epoch(config, train_data))

@@ -186,8 +186,9 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         "best_val_loss": math.inf,
         "bad_epochs": 0,
     }
-    if resume:
-        state = _resume(latest_dir(out_dir) / "model.pt", model, optimizer, scheduler, average)
+    saved = run.resume_dir if run else latest_dir(out_dir) if resume else None
+    if saved:
+        state = _resume(saved / "model.pt", model, optimizer, scheduler, average)
     net = _Net(model)
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
