@@ -16,6 +16,7 @@ import numpy as np
 
 from nfp_lib.data import DataUnavailableError
 from nfp_lib.pretrained import load_any
+from nfp_lib.validation import describe_error
 
 EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
 MAX_PREDICTED_FRAMES = 1000
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, DataUnavailableError) as err:
         _error(str(err))
     except OSError as err:
-        _error(f"{err.filename or 'I/O'}: {err.strerror or err}")
+        _error(f"{err.filename or 'I/O error'}: {describe_error(err)}")
     except MemoryError:
         _error("out of memory: the input or the model is too large for this machine")
     return EXIT_BAD_INPUT

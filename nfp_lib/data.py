@@ -17,7 +17,7 @@ from PIL import Image
 
 from nfp_lib.config import TrainConfig
 from nfp_lib.fileio import atomic_path
-from nfp_lib.validation import check_positive_int, check_video
+from nfp_lib.validation import check_positive_int, check_video, describe_error
 
 MOVING_MNIST_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
 MOVING_MNIST_MD5 = "be083ec986bfe91a449d63653c411eb2"
@@ -274,17 +274,11 @@ def load_video(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        clip = np.load(path, allow_pickle=False)
-    elif suffix == ".gif":
-        import imageio.v3 as iio
-
-        clip = np.asarray(iio.imread(path, index=None))
-        if clip.ndim == 4:  # (T, H, W, RGB[A]) -> luminance
-            clip = clip[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-            clip = np.clip(np.rint(clip), 0, 255).astype(np.uint8)
-    else:
+    if suffix not in (".npy", ".gif"):
         raise ValueError(f"{path}: expected a .npy or .gif file, got suffix {suffix!r}")
+    if not path.is_file():
+        raise ValueError(f"{path}: expected a {suffix} file, got " + _what_is(path))
+    clip = _read_npy(path) if suffix == ".npy" else _read_gif(path)
     if clip.ndim == 3:
         clip = clip[..., None]
     if clip.ndim == 4:
@@ -298,6 +292,64 @@ def load_video(path: str | Path) -> np.ndarray:
         clip = clip.astype(np.float32) / 255.0
     clip = check_video(clip, str(path), channels=1)
     return clip.astype(np.float32, copy=False)
+
+
+MAX_CLIP_BYTES = 2**31  # a clip larger than this is refused before it is read
+
+
+def _what_is(path: Path) -> str:
+    return "a directory" if path.is_dir() else "no such file"
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` array of numbers, its header checked before anything large is read."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = read_header(f)
+            data_start = f.tell()
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+    if dtype.kind not in "uif":
+        raise ValueError(f"{path}: expected uint8 or float frames, got dtype {dtype}")
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size > MAX_CLIP_BYTES:
+        raise ValueError(
+            f"{path}: its header declares {size / 2**30:.1f} GiB of shape {shape}, expected a "
+            f"clip of at most {MAX_CLIP_BYTES / 2**30:.0f} GiB"
+        )
+    if path.stat().st_size < data_start + size:
+        raise ValueError(
+            f"{path}: truncated: {path.stat().st_size - data_start} of {size} data bytes"
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+
+
+def _read_gif(path: Path) -> np.ndarray:
+    """Every frame of a GIF as uint8 grayscale ``(T, H, W)``."""
+    import imageio.v3 as iio
+
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic not in (b"GIF87a", b"GIF89a"):
+        raise ValueError(f"{path}: not a GIF file (it starts with {magic!r})")
+    try:
+        clip = np.asarray(iio.imread(path, index=None))
+    except Exception as err:  # Pillow raises many kinds for a damaged file
+        raise ValueError(f"{path}: not a readable GIF ({describe_error(err)})") from None
+    if clip.ndim == 4:  # (T, H, W, RGB[A]) -> luminance
+        clip = clip[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        clip = np.clip(np.rint(clip), 0, 255).astype(np.uint8)
+    return clip
 
 
 def split_sequences(

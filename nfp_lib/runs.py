@@ -28,6 +28,7 @@ from pathlib import Path
 
 from nfp_lib.config import Config, check_resume
 from nfp_lib.fileio import atomic_write_text
+from nfp_lib.validation import describe_error
 
 LOCK_FILE, POINTER_FILE, CONFIG_FILE, EPOCHS_DIR = ".lock", "latest", "config.json", "epochs"
 TEMP_PREFIX = ".tmp-"
@@ -180,10 +181,9 @@ class RunFolder:
             atomic_write_text(self.out / POINTER_FILE, f"{epoch}\n")
         except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
             shutil.rmtree(tmp, ignore_errors=True)
-            reason = str(err).strip().splitlines()[-1][:200] if str(err).strip() else repr(err)
             raise ValueError(
-                f"--out {self.out}: could not save epoch {epoch} ({reason}); the run still "
-                f"holds epoch {committed_epoch(self.out)}"
+                f"--out {self.out}: could not save epoch {epoch} ({describe_error(err)}); the "
+                f"run still holds epoch {committed_epoch(self.out)}"
             ) from err
         self._refresh_links()
         self._clean()

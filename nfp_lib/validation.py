@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -51,6 +53,23 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> No
         raise ValueError(
             f"{names[0]} and {names[1]}: expected equal shapes, got {a.shape} and {b.shape}"
         )
+
+
+def check_finite_weights(weights: Iterable[np.ndarray], name: str) -> None:
+    """Raise a ``ValueError`` naming ``name`` when any weight array holds NaN or infinity."""
+    if not all(np.isfinite(w).all() for w in weights):
+        raise ValueError(
+            f"{name}: expected finite weights, got NaN or inf (a damaged file, or a training "
+            "that diverged)"
+        )
+
+
+def describe_error(err: BaseException) -> str:
+    """One line about ``err``: an OS error's reason, else the first line of its message."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else type(err).__name__
 
 
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:

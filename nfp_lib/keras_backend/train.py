@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -22,10 +23,10 @@ from nfp_lib import metrics
 from nfp_lib.config import Config
 from nfp_lib.data import shift_frames, training_sequences
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
-from nfp_lib.keras_backend.model import build_model, canonical, model_config
+from nfp_lib.keras_backend.model import build_model, canonical, image_size_of, model_config
 from nfp_lib.keras_backend.rollout import predict_next
 from nfp_lib.runs import RunFolder
-from nfp_lib.validation import check_video
+from nfp_lib.validation import check_finite_weights, check_video, describe_error
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
@@ -141,20 +142,35 @@ def _fit_epochs(model, config, train_data, val, history, run, epochs, average, p
 def load_model(path: str | Path) -> tuple[keras.Model, Config]:
     """A ``.keras`` file saved by :func:`fit` (or by Keras) and its :class:`Config`.
 
-    The config comes from ``config.json`` beside the file when there is one, else it is read
-    from the layers with default training settings. Loads with ``safe_mode=True``.
+    The config comes from ``config.json`` beside the file when there is one (it must describe
+    the model in the file), else it is read from the layers with default training settings.
+    Loads with ``safe_mode=True``; non-finite weights are refused.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model: no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"model: {path} is not a Keras archive (a truncated or foreign file?)")
     try:
         model = keras.models.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras raises many kinds for a damaged archive
-        raise ValueError(f"model: {path} is not a readable Keras model ({err})") from None
+        found = model_config(model)
+    except Exception as err:  # Keras raises many kinds, on many lines, for a damaged archive
+        reason = describe_error(err)
+        raise ValueError(f"model: {path} is not a readable Keras model ({reason})") from None
+    check_finite_weights(model.get_weights(), f"model {path}")
     sidecar = path.parent / CONFIG_FILE
-    if sidecar.is_file():
-        return model, Config.from_dict(json.loads(sidecar.read_text()))
-    return model, Config(model=model_config(model))
+    if not sidecar.is_file():
+        return model, Config(model=found)
+    try:
+        config = Config.from_dict(json.loads(sidecar.read_text()))
+    except (ValueError, TypeError) as err:  # a JSONDecodeError is a ValueError
+        raise ValueError(f"model: {sidecar} is not a valid config ({err})") from None
+    if canonical(config.model) != found or config.train.image_size != image_size_of(model):
+        raise ValueError(
+            f"model: {sidecar} describes {config.model} for {config.train.image_size}-pixel "
+            f"frames, but {path} holds {found} for {image_size_of(model)}-pixel frames"
+        )
+    return model, config
 
 
 class ValidationMetrics(keras.callbacks.Callback):
