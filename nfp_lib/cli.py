@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, DataUnavailableError) as err:
         _error(str(err))
     except OSError as err:
-        _error(f"{err.filename or 'I/O error'}: {describe_error(err)}")
+        _error(f"{err.filename}: {describe_error(err)}" if err.filename else describe_error(err))
     except MemoryError:
         _error("out of memory: the input or the model is too large for this machine")
     return EXIT_BAD_INPUT
@@ -70,6 +70,10 @@ def _train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
     }
     config = config.replace(train={k: v for k, v in overrides.items() if v is not None})
+    if args.device is not None and args.backend != "torch":
+        raise ValueError(
+            f"--device: only the torch backend takes a device, got --backend {args.backend}"
+        )
     backend = backend_module(args.backend)
     kwargs = {"device": args.device} if args.backend == "torch" else {}
     history = backend.fit(
@@ -107,6 +111,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             Path(args.data), md5=None if args.no_md5 else data.MOVING_MNIST_MD5
         )
         video = video[: args.num_sequences, : args.context + args.horizon]
+    _check_frame_size(video, config, f"--data {args.data}")
     result = evaluate(model, video, context=args.context, horizon=args.horizon)
     if args.json:
         print(json.dumps(result))
@@ -147,12 +152,7 @@ def _predict(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} {path}: expected a file name, got a directory")
     model, config = load_any(args.checkpoint)
     clip = data.load_video(args.input)
-    size = config.train.image_size
-    if clip.shape[2:4] != (size, size):
-        raise ValueError(
-            f"--input {args.input}: expected {size}x{size} frames (the model's image_size), "
-            f"got {clip.shape[2]}x{clip.shape[3]}"
-        )
+    _check_frame_size(clip, config, f"--input {args.input}")
     predicted = predict_future(model, clip, frames)
     if args.gif:
         viz.save_gif(predicted[0], args.gif)
@@ -163,6 +163,16 @@ def _predict(args: argparse.Namespace) -> int:
         atomic_save(args.npy, lambda tmp: np.save(tmp, predicted))
         print(f"wrote an array of shape {predicted.shape} to {args.npy}")
     return 0
+
+
+def _check_frame_size(video: np.ndarray, config, name: str) -> None:
+    """Both backends' models take the frames they were trained on, and only those."""
+    size = config.train.image_size
+    if video.shape[2:4] != (size, size):
+        raise ValueError(
+            f"{name}: expected {size}x{size} frames (the model's image_size), "
+            f"got {video.shape[2]}x{video.shape[3]}"
+        )
 
 
 def _pretrained(args: argparse.Namespace) -> int:

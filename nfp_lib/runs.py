@@ -96,12 +96,14 @@ class RunFolder:
             raise ValueError(f"--out {out}: expected a directory, got a file")
         try:
             out.mkdir(parents=True, exist_ok=True)
-            lock = _lock(out / LOCK_FILE)
+            run = cls(out, config, _lock(out / LOCK_FILE))
         except OSError as err:
-            raise ValueError(f"--out {out}: cannot write there ({err.strerror})") from None
-        run = cls(out, config, lock)
+            raise ValueError(f"--out {out}: cannot write there ({describe_error(err)})") from None
         try:
             run._prepare(resume, overwrite)
+        except OSError as err:
+            run.close()
+            raise ValueError(f"--out {out}: cannot write there ({describe_error(err)})") from None
         except BaseException:
             run.close()
             raise

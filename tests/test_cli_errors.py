@@ -191,6 +191,12 @@ CASES = [
     ("train", "--out is a file", lambda t, r: [*TRAIN, "--out", str(_text(t / "f"))], "--out"),
     (
         "train",
+        "--device with keras",
+        lambda t, r: [*TRAIN, "--backend", "keras", "--out", str(t / "o"), "--device", "cpu"],
+        "--device",
+    ),
+    (
+        "train",
         "--device nosuchdevice",
         lambda t, r: [*TRAIN, "--out", str(t / "o"), "--device", "nosuchdevice"],
         "--device",
