@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nfp_lib.config import MAX_DATA_BYTES, MAX_FRAMES
 from nfp_lib.data import DataUnavailableError
 from nfp_lib.pretrained import load_any
 from nfp_lib.validation import describe_error
@@ -97,7 +98,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     for flag in ("num_sequences", "context", "horizon"):
         check_positive_int(getattr(args, flag), f"--{flag.replace('_', '-')}")
+    frames = args.context + args.horizon
+    if frames > MAX_FRAMES:
+        raise ValueError(
+            f"--context, --horizon: expected at most {MAX_FRAMES} frames, got {frames}"
+        )
     model, config = load_any(args.checkpoint)
+    if args.num_sequences * frames * config.train.image_size**2 * 4 > MAX_DATA_BYTES:
+        raise ValueError(
+            f"--num-sequences: {args.num_sequences} sequences of {frames} frames would take more "
+            f"than {MAX_DATA_BYTES // 2**30} GiB"
+        )
     if args.data == "generated":
         video = data.generate_moving_mnist(
             args.num_sequences,

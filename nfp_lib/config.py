@@ -26,6 +26,7 @@ DIGITS = ("sklearn", "mnist")
 # as float32 (``num_train`` and ``num_val`` of ``num_frames`` frames of ``image_size`` squared).
 MAX_IMAGE_SIZE, MAX_FRAMES, MAX_FILTERS, MAX_KERNEL, MAX_CHANNELS = 512, 1000, 1024, 31, 4
 MAX_DATA_BYTES = 16 * 2**30
+MAX_EPOCHS, MAX_BATCH, MAX_SEED, MAX_CONFIG_BYTES = 100_000, 4096, 2**32 - 1, 2**20
 
 
 def _build(kind: type, values: dict):
@@ -220,9 +221,12 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("digits", self.digits, DIGITS)
-        for name in ("epochs", "batch_size", "num_train", "num_val"):
+        for name in ("num_train", "num_val"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
+        _check_range("epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_range("batch_size", self.batch_size, 1, MAX_BATCH)
+        _check_range("seed", self.seed, 0, MAX_SEED)
         _check_range("image_size", self.image_size, 28, MAX_IMAGE_SIZE)
         _check_range("num_frames", self.num_frames, 2, MAX_FRAMES)
         data_bytes = (self.num_train + self.num_val) * self.num_frames * self.image_size**2 * 4
@@ -231,7 +235,7 @@ class TrainConfig:
                 f"num_train, num_val, num_frames, image_size: the sequences would take "
                 f"{data_bytes / 2**30:.1f} GiB, expected at most {MAX_DATA_BYTES / 2**30:.0f} GiB"
             )
-        for name in ("lr_patience", "sampling_steps", "seed"):
+        for name in ("lr_patience", "sampling_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: expected an integer >= 0, got {getattr(self, name)}")
         if self.early_stopping_patience < 1:
@@ -389,8 +393,13 @@ def load_config(name_or_path: str | Path) -> Config:
         raise ValueError(
             f"config: expected a preset ({', '.join(PRESETS)}) or a JSON file, got {name_or_path!r}"
         )
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"config: {path} is {path.stat().st_size} bytes, expected a JSON config")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"config: {path} is not valid JSON ({err})") from None
-    return Config.from_dict(data)
+    except (ValueError, RecursionError) as err:  # bad JSON or UTF-8; nesting too deep
+        raise ValueError(f"config: {path} is not valid JSON ({type(err).__name__})") from None
+    try:
+        return Config.from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"config {path}: {err}") from None

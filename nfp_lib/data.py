@@ -298,7 +298,9 @@ MAX_CLIP_BYTES = 2**31  # a clip larger than this is refused before it is read
 
 
 def _what_is(path: Path) -> str:
-    return "a directory" if path.is_dir() else "no such file"
+    if path.is_dir():
+        return "a directory"
+    return "not a regular file" if path.exists() else "no such file"
 
 
 def _read_npy(path: Path) -> np.ndarray:

@@ -145,6 +145,26 @@ CASES = [
         _predict_on(lambda t: _clip(t / "a.npy"), "--frames", "10000"),
         "--frames",
     ),
+    (
+        "flag",
+        "--num-sequences 10**7",
+        _evaluate_on(lambda t, r: r / "torch", "--num-sequences", "10000000"),
+        "--num-sequences",
+    ),
+    (
+        "flag",
+        "--context 5000",
+        _evaluate_on(lambda t, r: r / "torch", "--context", "5000"),
+        "--context",
+    ),
+    (
+        "config",
+        "deeply nested JSON",
+        lambda t, r: ["train", "--config", str(_nested(t)), "--out", str(t / "o")],
+        "not valid JSON",
+    ),
+    ("config", "seed 2**70", _train_with("train", "seed", 2**70), "seed"),
+    ("config", "epochs 10**9", _train_with("train", "epochs", 10**9), "epochs"),
     ("flag", "--horizon 0", _evaluate_on(lambda t, r: r / "torch", "--horizon", "0"), "--horizon"),
     (
         "checkpoint",
@@ -248,6 +268,12 @@ CASES = [
         "early_stopping_patience",
     ),
 ]  # noqa: E501
+
+
+def _nested(tmp_path):
+    path = tmp_path / "nested.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    return path
 
 
 def _empty(path):
