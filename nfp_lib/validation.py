@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -62,6 +63,14 @@ def check_finite_weights(weights: Iterable[np.ndarray], name: str) -> None:
             f"{name}: expected finite weights, got NaN or inf (a damaged file, or a training "
             "that diverged)"
         )
+
+
+def progress_bar(total: int, shown: bool):
+    """A tqdm bar on stderr counting ``total`` predicted frames; only on a terminal, and only
+    when ``shown``."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", file=sys.stderr, disable=None if shown else True)
 
 
 def describe_error(err: BaseException) -> str:
