@@ -201,8 +201,9 @@ class RunFolder:
             os.replace(tmp, self.out / file.name)
 
     def close(self) -> None:
-        """Release the lock."""
+        """Release the lock and remove its file."""
         if self._lock >= 0:
+            (self.out / LOCK_FILE).unlink(missing_ok=True)
             os.close(self._lock)  # closing the descriptor releases the flock
             self._lock = -1
 
@@ -216,16 +217,20 @@ class RunFolder:
 def _lock(path: Path) -> int:
     """Hold an exclusive ``flock`` on ``path`` and write this process' pid into it. A lock left
     by a dead process is free (the kernel dropped it with the process), so it is taken over."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise ValueError(
-            f"--out {path.parent}: another training (pid {holder}) is writing this run; wait "
-            "for it to end, or choose another --out"
-        ) from None
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(
+                f"--out {path.parent}: another training (pid {holder}) is writing this run; "
+                "wait for it to end, or choose another --out"
+            ) from None
+        if path.exists() and path.stat().st_ino == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # its holder removed the file as we locked it: lock the new one
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

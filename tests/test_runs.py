@@ -1,6 +1,7 @@
 """The run folder: refusing to destroy a run, one writer at a time, whole epochs, clean-up."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -50,7 +51,7 @@ def test_an_epoch_becomes_visible_whole_and_the_top_level_follows(tmp_path):
 
 def test_a_finished_run_is_refused_and_left_untouched(tmp_path):
     out = _started(tmp_path / "run")
-    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     other = CONFIG.replace(train={"epochs": 1})
     with pytest.raises(ValueError, match="holds a run .*--resume .*--overwrite"):
         RunFolder.open(out, other)
@@ -79,7 +80,8 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path)
                           capture_output=True, text=True).stdout  # fmt: skip
     (tmp_path / ".lock").write_text(dead)  # left by a process that no longer runs
     with RunFolder.open(tmp_path, CONFIG, resume=True):
-        assert (tmp_path / ".lock").read_text() != dead
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+    assert not (tmp_path / ".lock").exists()  # released and removed
 
 
 def test_resume_refuses_another_config_without_writing(tmp_path):
