@@ -87,7 +87,7 @@ def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dic
     for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
         done = len(history["epoch"])
         val_losses = history["val_loss"][first:]  # this loss's record
-        stopped = _epochs_since_best(val_losses) >= max(t.early_stopping_patience, 1)
+        stopped = _epochs_since_best(val_losses) >= t.early_stopping_patience
         if stopped:  # that run had stopped early
             return history
         if done >= end:  # this part is done (or empty)
