@@ -132,18 +132,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _format_evaluation(result: dict) -> str:
+    seen, predicted = result["seen_frames"], result["predicted_frames"]
     lines = [
-        f"{result['num_sequences']} sequences, {result['context']} seen, "
-        f"{result['horizon']} predicted",
+        f"{result['num_sequences']} sequences: frames {seen[0]}-{seen[-1]} seen, "
+        f"{predicted[0]}-{predicted[-1]} predicted",
         "next frame (teacher forced): "
         + ", ".join(f"{k} {v:.4f}" for k, v in result["next_frame"].items()),
-        "frame    SSIM    copy    PSNR    copy  MSE/frame     copy",
+        "         SSIM                   MSE (sum per frame)       ink",
+        "frame   model   copy  blank     model    copy   blank   model",
     ]
-    roll, base = result["rollout"], result["copy_last"]
-    for i in range(result["horizon"]):
+    roll, copy, blank = result["rollout"], result["copy_last"], result["blank"]
+    for i, frame in enumerate(predicted):
         lines.append(
-            f"{i + 1:>5} {roll['ssim'][i]:7.4f} {base['ssim'][i]:7.4f} {roll['psnr'][i]:7.2f} "
-            f"{base['psnr'][i]:7.2f} {roll['mse_sum'][i]:10.2f} {base['mse_sum'][i]:8.2f}"
+            f"{frame:>5} {roll['ssim'][i]:7.3f} {copy['ssim'][i]:6.3f} {blank['ssim'][i]:6.3f} "
+            f"{roll['mse_sum'][i]:9.1f} {copy['mse_sum'][i]:7.1f} {blank['mse_sum'][i]:7.1f} "
+            f"{roll['ink'][i]:7.2f}"
         )
     return "\n".join(lines)
 

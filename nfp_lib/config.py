@@ -95,6 +95,13 @@ class ModelConfig:
         frame filtered with it, so each patch's content moves by a learned, input-dependent
         shift of up to ``K // 2`` pixels (a dynamic filter, De Brabandere et al., 2016). The
         ConvLSTM then tracks where things move instead of redrawing them.
+    motion_masks: 0 (the default): the motion head's one kernel per patch makes the whole next
+        frame. ``M > 0`` (with ``motion_kernel``): the head predicts ``M`` kernels per patch, a
+        drawn frame (sigmoid pixels, as the pixel head draws them) and, per pixel, a softmax
+        mask over these ``M + 1`` candidates; the next frame is the masked sum of the ``M``
+        moved copies and the drawn frame (CDNA, Finn et al., 2016). Two digits that cross can
+        then move apart again, each with its own kernel, and ink can appear where the current
+        frame has none.
     """
 
     filters: tuple[int, ...] = (64, 64, 64)
@@ -106,6 +113,7 @@ class ModelConfig:
     head_kernel_size: int = 3
     channels: int = 1
     motion_kernel: int = 0
+    motion_masks: int = 0
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -139,11 +147,25 @@ class ModelConfig:
                 "motion_kernel: expected 0 (predict pixels) or an odd kernel size, "
                 f"got {self.motion_kernel}"
             )
+        if self.motion_masks < 0 or (self.motion_masks and not self.motion_kernel):
+            raise ValueError(
+                "motion_masks: expected 0, or a number of kernels >= 1 with a motion_kernel, "
+                f"got {self.motion_masks} with motion_kernel {self.motion_kernel}"
+            )
 
     @property
     def causal(self) -> bool:
         """True when the prediction for frame t+1 depends on frames up to t only."""
         return self.head == "conv2d"
+
+
+def head_channels(config: ModelConfig) -> int:
+    """Output channels of the head: pixels, one motion kernel, or kernels, pixels and masks."""
+    p, kk = config.patch_size, config.motion_kernel**2
+    if config.motion_masks:
+        m = config.motion_masks
+        return m * kk + config.channels * p * p + (m + 1) * p * p
+    return kk or config.channels * p * p
 
 
 @dataclass(frozen=True)
@@ -169,9 +191,12 @@ class TrainConfig:
         has not improved for ``lr_patience`` epochs; ``"cosine"`` lowers it after every batch
         along a half cosine from ``learning_rate`` to 0 at the end of ``epochs``, the usual
         choice for a fixed budget (a cosine run resumes only with the same ``epochs``).
-    sampling_steps: scheduled sampling. During the first ``sampling_steps`` optimiser steps
-        the probability of feeding the model the true frame (instead of its own prediction)
-        falls linearly from 1 to ``sampling_end``; 0 turns scheduled sampling off.
+    sampling_steps: scheduled sampling. The first ``context_frames`` inputs of every sequence
+        are always the true frames (what a rollout is shown); for each later one, during the
+        first ``sampling_steps`` optimiser steps the probability of feeding the model the true
+        frame (instead of its own prediction) falls linearly from 1 to ``sampling_end``, as in
+        PredRNN. With ``sampling_end`` 0 training ends free-running, as the model is used in a
+        rollout. 0 steps turns scheduled sampling off.
     ema_decay: 0 (the default) trains as usual. Else keep an exponential moving average of the
         weights, ``average = ema_decay * average + (1 - ema_decay) * weights`` after every
         optimiser step (the first step copies the weights), as Keras' optimizers do with
@@ -202,6 +227,7 @@ class TrainConfig:
     fresh_data: bool = False
     sampling_steps: int = 0
     sampling_end: float = 0.0
+    context_frames: int = 10
     ema_decay: float = 0.0
     mixed_precision: bool = True
     seed: int = 0
@@ -249,6 +275,11 @@ class TrainConfig:
             raise ValueError(f"lr_factor: expected a factor in (0, 1), got {self.lr_factor}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay: expected >= 0, got {self.weight_decay}")
+        if self.sampling_steps and not 1 <= self.context_frames <= self.num_frames - 2:
+            raise ValueError(
+                f"context_frames: expected 1 to {self.num_frames - 2} (num_frames - 2) so that "
+                f"scheduled sampling has frames to sample, got {self.context_frames}"
+            )
         if not 0.0 <= self.sampling_end <= 1.0:
             raise ValueError(f"sampling_end: expected a probability, got {self.sampling_end}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -302,6 +333,28 @@ PRESETS: dict[str, Config] = {
     "convlstm-64": Config(
         ModelConfig(filters=(64, 64, 64), kernel_sizes=(5, 3, 1), norm="batch", head="conv2d"),
         TrainConfig(epochs=50, batch_size=16, num_train=10000, num_val=500, fresh_data=True),
+    ),
+    # The plain ConvLSTM the book trains first: the laptop preset's stack and training with a
+    # per-patch sigmoid pixel head instead of the motion head, so the two differ in one thing.
+    "plain": Config(
+        ModelConfig(
+            filters=(32, 32, 32),
+            kernel_sizes=(3, 3, 3),
+            norm="none",
+            patch_size=4,
+            head_kernel_size=3,
+        ),
+        TrainConfig(
+            epochs=17,
+            batch_size=8,
+            learning_rate=8e-3,
+            finish_loss="l1",
+            finish_from=15,
+            num_train=800,
+            num_val=100,
+            fresh_data=True,
+            ema_decay=0.99,
+        ),
     ),
     # CPU-friendly: 4x4 patches make a 64x64 frame 16x16x16, small 3x3 ConvLSTMs track the
     # motion, and a motion head moves the last frame by up to 5 pixels per 4x4 patch instead of

@@ -66,7 +66,16 @@ def _links(keras_model, torch_model) -> list[tuple]:
             f"ConvLSTM layers: expected {len(t_config.filters)} (PyTorch), "
             f"got {len(k_config.filters)} (Keras)"
         )
-    for field in ("activation", "norm", "head", "patch_size", "channels", "motion_kernel"):
+    fields = (
+        "activation",
+        "norm",
+        "head",
+        "patch_size",
+        "channels",
+        "motion_kernel",
+        "motion_masks",
+    )
+    for field in fields:
         if getattr(k_config, field) != getattr(t_config, field):
             raise ValueError(
                 f"{field}: the Keras model has {getattr(k_config, field)!r}, "

@@ -33,8 +33,8 @@ def test_evaluate_json(torch_run, capsys):
     assert main(args + ["--context", "4", "--horizon", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["next_frame"]) == {"mse", "mae", "psnr", "ssim"}
-    for part in ("rollout", "copy_last"):
-        assert set(result[part]) == {"mse", "mae", "psnr", "ssim", "mse_sum"}
+    for part in ("rollout", "copy_last", "blank"):
+        assert set(result[part]) == {"mse", "mae", "psnr", "ssim", "mse_sum", "ink"}
         assert all(len(values) == 3 for values in result[part].values())
     assert result["horizon"] == 3 and result["context"] == 4
     assert 0.0 <= result["next_frame"]["mse"] <= 1.0
@@ -45,7 +45,8 @@ def test_evaluate_table(torch_run, capsys):
     assert main(args + ["--context", "3", "--horizon", "2"]) == 0
     table = capsys.readouterr().out
     assert "next frame (teacher forced)" in table
-    assert len(table.strip().splitlines()) == 3 + 2
+    assert len(table.strip().splitlines()) == 4 + 2
+    assert "frames 0-2 seen, 3-4 predicted" in table and "blank" in table
 
 
 def test_predict_from_npy_and_gif(torch_run, tmp_path, capsys):

@@ -77,6 +77,7 @@ def test_shapes_and_layer_names(small):
         ),
         ModelConfig(filters=(2, 3, 4), kernel_sizes=(1, 3, 5), head_kernel_size=5),
         ModelConfig(filters=(2,), kernel_sizes=(3,), norm="none", patch_size=4, motion_kernel=7),
+        ModelConfig((2,), (3,), norm="none", patch_size=4, motion_kernel=5, motion_masks=2),
     ],
 )
 def test_model_config_reads_back_the_architecture(config):
@@ -190,10 +191,11 @@ def test_save_and_load_with_safe_mode(small, tmp_path):
     np.testing.assert_array_equal(model.predict(x, verbose=0), small.predict(x, verbose=0))
 
 
-def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path):
-    config = ModelConfig((3,), (3,), norm="none", patch_size=4, motion_kernel=5)
+@pytest.mark.parametrize(("masks", "layer"), [(0, kb.DynamicFilter), (2, kb.MaskedMotion)])
+def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path, masks, layer):
+    config = ModelConfig((3,), (3,), norm="none", patch_size=4, motion_kernel=5, motion_masks=masks)
     model = kb.build_model(config, image_size=SIZE)
-    assert isinstance(model.get_layer("motion"), kb.DynamicFilter)
+    assert isinstance(model.get_layer("motion"), layer)
     model.save(tmp_path / "m.keras")
     loaded, loaded_config = kb.load_model(tmp_path / "m.keras")
     assert loaded_config.model == config
@@ -357,7 +359,7 @@ def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_pat
 
 def test_fit_errors(tmp_path):
     with pytest.raises(ValueError, match="torch backend only"):
-        kb.fit(tiny_config(sampling_steps=10), tmp_path, progress=False)
+        kb.fit(tiny_config(sampling_steps=10, context_frames=3), tmp_path, progress=False)
     with pytest.raises(ValueError, match="expected a run in"):
         kb.fit(tiny_config(), tmp_path / "empty", resume=True, progress=False)
     with pytest.raises(ValueError, match="train_data"):

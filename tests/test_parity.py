@@ -39,8 +39,19 @@ CONFIGS = [
     ModelConfig(filters=(4, 3), kernel_sizes=(3, 3), norm="batch", patch_size=4, motion_kernel=5),
     ModelConfig(filters=(4,), kernel_sizes=(3,), patch_size=2, channels=3, motion_kernel=3),
     ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none", head="conv3d", motion_kernel=3),
+    ModelConfig(
+        filters=(4, 3),
+        kernel_sizes=(3, 3),
+        norm="none",
+        patch_size=4,
+        motion_kernel=5,
+        motion_masks=2,
+    ),
+    ModelConfig(
+        filters=(4,), kernel_sizes=(3,), patch_size=2, channels=3, motion_kernel=3, motion_masks=1
+    ),
 ]
-MOTION = CONFIGS[-3]
+MOTION, MASKED = CONFIGS[-5], CONFIGS[-2:]
 CAUSAL_BN_PATCHED = replace(GRID[0], norm="batch", patch_size=2, kernel_sizes=(5, 3))
 LEAKY_BN = replace(GRID[0], norm="batch", head="conv3d")
 
@@ -49,7 +60,7 @@ def ids(config: ModelConfig) -> str:
     k = "".join(map(str, config.kernel_sizes))
     return (
         f"k{k}-{config.activation}-{config.norm}-p{config.patch_size}-{config.head}"
-        f"{config.head_kernel_size}-c{config.channels}-m{config.motion_kernel}"
+        f"{config.head_kernel_size}-c{config.channels}-m{config.motion_kernel}x{config.motion_masks}"
     )
 
 
@@ -111,7 +122,9 @@ def test_round_trip_keeps_every_weight():
 
 
 @pytest.mark.parametrize(
-    "config", [CAUSAL_BN_PATCHED, CONFIGS[-5], CONFIGS[-4], MOTION, CONFIGS[-2]], ids=ids
+    "config",
+    [CAUSAL_BN_PATCHED, CONFIGS[-7], CONFIGS[-6], MOTION, CONFIGS[-4], *MASKED],
+    ids=ids,
 )
 def test_rollouts_agree(config):
     torch_model = tb.build_model(config)
@@ -144,6 +157,7 @@ def test_leaky_rerun_rollouts_agree():
         (LEAKY_BN, replace(LEAKY_BN, head="conv2d"), "head"),
         (LEAKY_BN, replace(LEAKY_BN, patch_size=2), "patch_size"),
         (MOTION, replace(MOTION, motion_kernel=0), "motion_kernel"),
+        (MASKED[0], replace(MASKED[0], motion_masks=1), "motion_masks"),
     ],
 )
 def test_mismatched_architectures_raise(keras_config, torch_config, message):

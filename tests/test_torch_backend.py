@@ -31,6 +31,9 @@ CAUSAL = {
     "motion-patch4": ModelConfig(
         filters=(4, 4), kernel_sizes=(3, 3), norm="none", patch_size=4, motion_kernel=5
     ),
+    "masked-patch4": ModelConfig(
+        filters=(4,), kernel_sizes=(3,), norm="none", patch_size=4, motion_kernel=3, motion_masks=2
+    ),
 }
 LEAKY = ModelConfig(filters=(4, 4), kernel_sizes=(3, 3), activation="relu", head="conv3d")
 
@@ -111,7 +114,12 @@ def test_predictor_shapes_and_layers(config):
     norm_type = torch.nn.BatchNorm3d if config.norm == "batch" else torch.nn.Identity
     assert all(isinstance(norm, norm_type) for norm in model.norms)
     head_type = torch.nn.Conv2d if config.head == "conv2d" else torch.nn.Conv3d
-    out_channels = config.motion_kernel**2 or config.channels * p * p
+    kernels, pixels = config.motion_kernel**2, config.channels * p * p
+    if config.motion_masks:  # M kernels, the drawn frame's pixels and M + 1 masks per patch
+        m = config.motion_masks
+        out_channels = m * kernels + pixels + (m + 1) * p * p
+    else:
+        out_channels = kernels or pixels
     assert isinstance(model.head, head_type) and model.head.out_channels == out_channels
     x = _frames(config)
     with torch.no_grad():
@@ -194,6 +202,26 @@ def test_motion_head_predicts_moved_copies_of_the_current_frame():
     with torch.no_grad():
         white = model(torch.ones_like(x))  # sums of softmax weights may round above 1
     assert white.max() <= 1.0 and white.min() >= 0.0
+
+
+@pytest.mark.parametrize("choice", [0, 1, 2])
+def test_masked_motion_head_picks_moved_copies_or_the_drawn_frame(choice):
+    config = CAUSAL["masked-patch4"]  # 2 kernels of 3x3, 4x4 patches, 1 channel
+    model = _model(config)
+    x = _frames(config)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        bias = model.head.bias.view(-1)
+        bias.zero_()
+        bias[4] = 50.0  # kernel 0: all weight on its centre, i.e. the frame stays put
+        bias[9 + 7] = 50.0  # kernel 1: all on (dy, dx) = (2, 1): out(y, x) = frame(y + 1, x)
+        bias[18:34] = 3.0  # drawn pixels: sigmoid(3) everywhere
+        bias[34 + 16 * choice : 34 + 16 * (choice + 1)] = 50.0  # every pixel picks `choice`
+        y = model(x)
+    shifted = torch.zeros_like(x)
+    shifted[..., :-1, :] = x[..., 1:, :]  # out(y) = frame(y + 1)
+    expected = [x, shifted, torch.full_like(x, torch.sigmoid(torch.tensor(3.0)).item())][choice]
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
 
 
 def test_predictor_needs_a_model_config():

@@ -261,7 +261,9 @@ def test_bad_data_and_config_are_rejected(tmp_path):
         _fit(TINY, tmp_path, val_data=np.zeros((2, 1, 32, 32, 1), np.float32))
     with pytest.raises(ValueError, match="Config"):
         _fit(TINY.model, tmp_path)
-    leaky = TINY.replace(model={"head": "conv3d"}, train={"sampling_steps": 10})
+    leaky = TINY.replace(
+        model={"head": "conv3d"}, train={"sampling_steps": 10, "context_frames": 3}
+    )
     with pytest.raises(ValueError, match="scheduled sampling .* needs a causal"):
         _fit(leaky, tmp_path)
     assert not any(tmp_path.iterdir())
@@ -335,12 +337,32 @@ def test_fit_steps_frame_by_frame_only_with_scheduled_sampling(
         return step(self, frame, state)
 
     monkeypatch.setattr(NextFramePredictor, "step", spy)
-    config = TINY.replace(train={"epochs": 1, "sampling_steps": sampling_steps})
+    config = TINY.replace(
+        train={"epochs": 1, "sampling_steps": sampling_steps, "context_frames": 3}
+    )
     history = _fit(config, tmp_path)
     # 16 sequences in batches of 8, 5 input frames each: 2 * 5 steps with sampling, none without
     assert calls == ([True] * 10 if sampling_steps else [])
     assert load_checkpoint(tmp_path / "model.pt")[2]["step"] == 2
     assert history["epoch"] == [1]
+
+
+def test_scheduled_sampling_always_shows_the_context_and_ends_free_running(tmp_path, monkeypatch):
+    seen = []
+    original = train_module.sampled_forward
+
+    def spy(model, x, feed_truth):
+        seen.append(feed_truth.clone())
+        return original(model, x, feed_truth)
+
+    monkeypatch.setattr(train_module, "sampled_forward", spy)
+    config = TINY.replace(
+        train={"epochs": 1, "sampling_steps": 1, "sampling_end": 0.0, "context_frames": 3}
+    )
+    _fit(config, tmp_path)
+    first, second = seen  # step 0: p = 1; step 1: p = sampling_end = 0
+    assert first.all()
+    assert second[:, :3].all() and not second[:, 3:].any()
 
 
 def test_resume_errors(run, tmp_path):

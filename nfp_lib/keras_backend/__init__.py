@@ -15,6 +15,7 @@ from nfp_lib.keras_backend.losses import KERAS_LOSSES, ssim_loss
 from nfp_lib.keras_backend.model import (
     DepthToSpace,
     DynamicFilter,
+    MaskedMotion,
     SpaceToDepth,
     build_keras_io_model,
     build_model,
@@ -29,6 +30,7 @@ __all__ = [
     "KERAS_LOSSES",
     "DepthToSpace",
     "DynamicFilter",
+    "MaskedMotion",
     "SpaceToDepth",
     "build_keras_io_model",
     "build_model",

@@ -22,7 +22,7 @@ import math
 import keras
 from keras import layers, ops
 
-from nfp_lib.config import PRESETS, ModelConfig
+from nfp_lib.config import PRESETS, ModelConfig, head_channels
 from nfp_lib.validation import check_positive_int
 
 DEFAULT_IMAGE_SIZE = 64
@@ -59,6 +59,14 @@ class SpaceToDepth(layers.Layer):
         return {**super().get_config(), "block_size": self.block_size}
 
 
+def depth_to_space(x, p: int):
+    """``(N, T, H, W, C*p*p)`` -> ``(N, T, H*p, W*p, C)`` in PyTorch's ``pixel_shuffle`` order."""
+    _, t, h, w, cpp = ops.shape(x)
+    x = ops.reshape(x, (-1, h, w, cpp // (p * p), p, p))
+    x = ops.transpose(x, (0, 1, 4, 2, 5, 3))  # (N*T, i, py, j, px, c)
+    return ops.reshape(x, (-1, t, h * p, w * p, cpp // (p * p)))
+
+
 @keras.saving.register_keras_serializable(package="nfp")
 class DepthToSpace(layers.Layer):
     """The inverse of :class:`SpaceToDepth` (PyTorch's ``pixel_shuffle`` order)."""
@@ -68,11 +76,7 @@ class DepthToSpace(layers.Layer):
         self.block_size = check_positive_int(block_size, "block_size")
 
     def call(self, x):
-        _, t, h, w, cpp = ops.shape(x)
-        p = self.block_size
-        x = ops.reshape(x, (-1, h, w, cpp // (p * p), p, p))
-        x = ops.transpose(x, (0, 1, 4, 2, 5, 3))  # (N*T, i, py, j, px, c)
-        return ops.reshape(x, (-1, t, h * p, w * p, cpp // (p * p)))
+        return depth_to_space(x, self.block_size)
 
     def compute_output_shape(self, input_shape):
         n, t, h, w, cpp = input_shape
@@ -83,6 +87,29 @@ class DepthToSpace(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "block_size": self.block_size}
+
+
+def dynamic_filter(frames, kernels, p: int):
+    """Filter every ``p x p`` patch of ``frames`` ``(N, T, H, W, C)`` with its own kernel from
+    ``kernels`` ``(N, T, H/p, W/p, K*K)`` (row-major ``(dy, dx)``, the same for every channel):
+    Keras' mirror of the PyTorch ``apply_dynamic_filters``."""
+    _, t, h, w, c = ops.shape(frames)
+    rows, cols, kk = ops.shape(kernels)[2:]
+    k = math.isqrt(kk)
+    size = p + k - 1
+    x = ops.reshape(frames, (-1, h, w, c))
+    x = ops.pad(x, [[0, 0], [k // 2, k // 2], [k // 2, k // 2], [0, 0]])
+    # windows (M, rows, cols, size, size, C), laid out as one image with a channel each
+    windows = ops.image.extract_patches(x, (size, size), strides=(p, p), padding="valid")
+    windows = ops.reshape(windows, (-1, rows, cols, size, size, c))
+    windows = ops.reshape(ops.transpose(windows, (3, 4, 0, 1, 2, 5)), (1, size, size, -1))
+    kernels = ops.reshape(kernels, (-1, rows, cols, k, k, 1))
+    kernels = ops.broadcast_to(kernels, (ops.shape(kernels)[0], rows, cols, k, k, c))
+    kernels = ops.reshape(ops.transpose(kernels, (3, 4, 0, 1, 2, 5)), (k, k, -1, 1))
+    out = ops.depthwise_conv(windows, kernels, padding="valid")  # (1, p, p, M*rows*cols*C)
+    out = ops.reshape(out, (p, p, -1, rows, cols, c))
+    out = ops.transpose(out, (2, 3, 0, 4, 1, 5))  # (M, rows, p, cols, p, C)
+    return ops.reshape(out, (-1, t, h, w, c))
 
 
 @keras.saving.register_keras_serializable(package="nfp")
@@ -103,30 +130,51 @@ class DynamicFilter(layers.Layer):
 
     def call(self, inputs):
         frames, logits = inputs
-        _, t, h, w, c = ops.shape(frames)
-        rows, cols, kk = ops.shape(logits)[2:]
-        p, k = self.patch_size, math.isqrt(kk)
-        size = p + k - 1
-        x = ops.reshape(frames, (-1, h, w, c))
-        x = ops.pad(x, [[0, 0], [k // 2, k // 2], [k // 2, k // 2], [0, 0]])
-        # windows (M, rows, cols, size, size, C), laid out as one image with a channel each
-        windows = ops.image.extract_patches(x, (size, size), strides=(p, p), padding="valid")
-        windows = ops.reshape(windows, (-1, rows, cols, size, size, c))
-        windows = ops.reshape(ops.transpose(windows, (3, 4, 0, 1, 2, 5)), (1, size, size, -1))
-        kernels = ops.reshape(ops.softmax(logits, axis=-1), (-1, rows, cols, k, k, 1))
-        kernels = ops.broadcast_to(kernels, (ops.shape(kernels)[0], rows, cols, k, k, c))
-        kernels = ops.reshape(ops.transpose(kernels, (3, 4, 0, 1, 2, 5)), (k, k, -1, 1))
-        out = ops.depthwise_conv(windows, kernels, padding="valid")  # (1, p, p, M*rows*cols*C)
-        out = ops.reshape(out, (p, p, -1, rows, cols, c))
-        out = ops.transpose(out, (2, 3, 0, 4, 1, 5))  # (M, rows, p, cols, p, C)
-        out = ops.clip(out, 0, 1)  # a weighted average of pixels, but rounding can pass 1
-        return ops.reshape(out, (-1, t, h, w, c))
+        moved = dynamic_filter(frames, ops.softmax(logits, axis=-1), self.patch_size)
+        return ops.clip(moved, 0, 1)  # a weighted average of pixels, but rounding can pass 1
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
 
     def get_config(self):
         return {**super().get_config(), "patch_size": self.patch_size}
+
+
+@keras.saving.register_keras_serializable(package="nfp")
+class MaskedMotion(layers.Layer):
+    """The compositing motion head (``ModelConfig.motion_masks``): from frames ``(N, T, H, W, C)``
+    and the head's output ``(N, T, H/p, W/p, M*K*K + C*p*p + (M+1)*p*p)``, the masked sum of
+    ``M`` moved copies of the frames and a drawn frame, as the PyTorch model computes it."""
+
+    def __init__(self, patch_size: int, motion_kernel: int, masks: int, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_size = check_positive_int(patch_size, "patch_size")
+        self.motion_kernel = check_positive_int(motion_kernel, "motion_kernel")
+        self.masks = check_positive_int(masks, "masks")
+
+    def call(self, inputs):
+        frames, head = inputs
+        p, kk, m = self.patch_size, self.motion_kernel**2, self.masks
+        pixels_end = m * kk + ops.shape(frames)[-1] * p * p
+        candidates = [
+            dynamic_filter(frames, ops.softmax(head[..., i * kk : (i + 1) * kk], axis=-1), p)
+            for i in range(m)
+        ]
+        candidates.append(depth_to_space(ops.sigmoid(head[..., m * kk : pixels_end]), p))
+        weights = ops.softmax(depth_to_space(head[..., pixels_end:], p), axis=-1)
+        mixed = sum(weights[..., i : i + 1] * c for i, c in enumerate(candidates))
+        return ops.clip(mixed, 0, 1)  # a weighted average of values in [0, 1], up to rounding
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "patch_size": self.patch_size,
+            "motion_kernel": self.motion_kernel,
+            "masks": self.masks,
+        }
 
 
 def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Model:
@@ -159,7 +207,11 @@ def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Mod
             x = layers.BatchNormalization(name=f"norm_{i}")(x)
     k = config.head_kernel_size
     head_kernel = (1, k, k) if config.head == "conv2d" else (3, 3, 3)
-    if config.motion_kernel:
+    if config.motion_masks:
+        head = layers.Conv3D(head_channels(config), head_kernel, padding="same", name="head")
+        motion = MaskedMotion(p, config.motion_kernel, config.motion_masks, name="motion")
+        x = motion([frames, head(x)])
+    elif config.motion_kernel:
         logits = layers.Conv3D(config.motion_kernel**2, head_kernel, padding="same", name="head")
         x = DynamicFilter(p, name="motion")([frames, logits(x)])
     else:
@@ -212,9 +264,17 @@ def model_config(model: keras.Model) -> ModelConfig:
         head="conv2d" if head_kernel[0] == 1 else "conv3d",
         head_kernel_size=head_kernel[1],
         channels=model.input_shape[-1],
-        motion_kernel=math.isqrt(names["head"].filters) if "motion" in names else 0,
+        motion_kernel=_motion_kernel(names),
+        motion_masks=getattr(names.get("motion"), "masks", 0),
     )
     return canonical(config)
+
+
+def _motion_kernel(names: dict) -> int:
+    motion = names.get("motion")
+    if isinstance(motion, MaskedMotion):
+        return motion.motion_kernel
+    return math.isqrt(names["head"].filters) if motion is not None else 0
 
 
 def canonical(config: ModelConfig) -> ModelConfig:

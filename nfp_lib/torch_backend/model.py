@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nfp_lib.config import ModelConfig
+from nfp_lib.config import ModelConfig, head_channels
 from nfp_lib.torch_backend.convlstm import ConvLSTM, State
 
 
@@ -44,7 +44,7 @@ class NextFramePredictor(nn.Module):
             nn.BatchNorm3d(f, eps=1e-3, momentum=0.01) if config.norm == "batch" else nn.Identity()
             for f in config.filters[:-1]
         )
-        out_channels = config.motion_kernel**2 or config.channels * p * p
+        out_channels = head_channels(config)
         if config.head == "conv2d":
             k = config.head_kernel_size
             self.head = nn.Conv2d(in_channels, out_channels, k, padding=k // 2)
@@ -83,7 +83,9 @@ class NextFramePredictor(nn.Module):
             y = self.head(x.flatten(0, 1)).unflatten(0, x.shape[:2])
         else:
             y = self.head(x.transpose(1, 2)).transpose(1, 2)
-        if self.config.motion_kernel:
+        if self.config.motion_masks:
+            y = self._composite(frames.flatten(0, 1), y.flatten(0, 1)).unflatten(0, y.shape[:2])
+        elif self.config.motion_kernel:
             kernels = torch.softmax(y.flatten(0, 1), dim=1)
             y = apply_dynamic_filters(frames.flatten(0, 1), kernels, p).unflatten(0, y.shape[:2])
             y = y.clamp(0, 1)  # a weighted average of pixels, but rounding can pass 1 by a hair
@@ -92,6 +94,23 @@ class NextFramePredictor(nn.Module):
             if p > 1:
                 y = F.pixel_shuffle(y, p)
         return (y, new_state) if return_state else y
+
+    def _composite(self, frames: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """The masked sum of ``M`` moved copies of ``frames`` ``(M', C, H, W)`` and a drawn
+        frame, from the head's output ``(M', channels, H/p, W/p)`` (see ``motion_masks``)."""
+        cfg, p = self.config, self.config.patch_size
+        kk, m = cfg.motion_kernel**2, cfg.motion_masks
+        kernels, pixels, masks = torch.split(
+            head, [m * kk, cfg.channels * p * p, (m + 1) * p * p], dim=1
+        )
+        candidates = [
+            apply_dynamic_filters(frames, torch.softmax(k, dim=1), p)
+            for k in torch.split(kernels, kk, dim=1)
+        ]
+        candidates.append(F.pixel_shuffle(torch.sigmoid(pixels), p))
+        weights = torch.softmax(F.pixel_shuffle(masks, p), dim=1)  # (M', M + 1, H, W)
+        y = sum(weights[:, i : i + 1] * c for i, c in enumerate(candidates))
+        return y.clamp(0, 1)  # a weighted average of values in [0, 1], up to rounding
 
     def step(
         self, frame: torch.Tensor, state: list[State] | None = None

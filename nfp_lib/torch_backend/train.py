@@ -349,7 +349,9 @@ def _train_epoch(
         feed_truth = None
         if tc.sampling_steps > 0:
             p = teacher_forcing_probability(step, tc.sampling_steps, tc.sampling_end)
-            feed_truth = (torch.rand(x.shape[:2]) < p).to(device)
+            feed_truth = torch.rand(x.shape[:2]) < p
+            feed_truth[:, : tc.context_frames] = True  # the seen frames are always true
+            feed_truth = feed_truth.to(device)
         with _autocast(tc, device):
             pred = net(x, feed_truth)
         loss = loss_fn(pred.float(), y)  # in float32, outside autocast (BCE is unsafe in bf16)
