@@ -32,8 +32,9 @@ from nfp_lib.validation import describe_error
 
 LOCK_FILE, POINTER_FILE, CONFIG_FILE, EPOCHS_DIR = ".lock", "latest", "config.json", "epochs"
 TEMP_PREFIX = ".tmp-"
-# What marks a folder as holding a run: these, or model files from before epochs/ existed.
-RUN_MARKERS = (POINTER_FILE, CONFIG_FILE, EPOCHS_DIR, "model.pt", "model.keras")
+# Model files of a run folder from before epochs/ existed (and of the shipped checkpoints).
+FLAT_MODELS = ("model.pt", "model.keras")
+RUN_MARKERS = (POINTER_FILE, CONFIG_FILE, EPOCHS_DIR, *FLAT_MODELS)  # a folder that holds a run
 
 
 def committed_epoch(out: str | Path) -> int:
@@ -113,6 +114,12 @@ class RunFolder:
         out = self.out
         if resume:
             self.resume_dir = latest_dir(out)
+            if self.resume_dir is None and any((out / name).exists() for name in FLAT_MODELS):
+                raise ValueError(
+                    f"resume: {out} holds a model but no {POINTER_FILE} and {EPOCHS_DIR}/ (a run "
+                    "saved by an older nfp_lib, or a shipped checkpoint), which cannot be "
+                    "continued exactly; start anew with --overwrite, which moves it aside"
+                )
             saved = (self.resume_dir or out) / CONFIG_FILE
             if not saved.is_file():
                 raise ValueError(

@@ -155,3 +155,12 @@ def test_a_broken_pointer_is_named(tmp_path):
     (out / "latest").write_text("7\n")
     with pytest.raises(ValueError, match="latest should name a folder in epochs/, got '7'"):
         committed_epoch(out)
+
+
+def test_a_flat_folder_with_a_model_is_never_resumed_over(tmp_path):
+    """A run from before epochs/ (or a copy of a shipped checkpoint) has no committed epoch."""
+    (tmp_path / "config.json").write_text(json.dumps(CONFIG.to_dict()))
+    (tmp_path / "model.pt").write_text("old weights")
+    with pytest.raises(ValueError, match="no latest and epochs/ .*--overwrite"):
+        RunFolder.open(tmp_path, CONFIG, resume=True)
+    assert (tmp_path / "model.pt").read_text() == "old weights"
