@@ -301,6 +301,13 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        if self.train.image_size % self.model.patch_size:
+            raise ValueError(
+                f"image_size: expected a multiple of patch_size {self.model.patch_size}, "
+                f"got {self.train.image_size}"
+            )
+
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (tuples become lists)."""
         return json.loads(json.dumps(dataclasses.asdict(self)))

@@ -4,10 +4,12 @@ can lose or mix.
 Both backends train through a :class:`RunFolder` and hand it only their files. The layout::
 
     OUT/.lock            held (``flock``) by the one process writing the run; holds its pid
-    OUT/config.json      the run's config, written once when the run starts
-    OUT/epochs/N/        every file of the last committed epoch N, with its config.json
+    OUT/epochs/N/        every file of the last committed epoch N, with the run's config.json
     OUT/latest           "N": the pointer to it, switched atomically after the folder is complete
-    OUT/model.pt, ...    links to the files of epochs/N, for people and notebooks to open
+    OUT/config.json, ... links to the files of epochs/N, for people and notebooks to open
+
+A run exists from its first committed epoch on: a start that fails or is stopped before it
+leaves nothing behind but the empty folder.
 
 An epoch is written into ``epochs/.tmp-N``, synced, renamed to ``epochs/N``, and only then
 does ``latest`` point to it, so a kill at any moment leaves the previous epoch or the new one,
@@ -87,10 +89,9 @@ class RunFolder:
         """Lock ``out`` and make it ready for ``config``'s run.
 
         A folder that holds a run is continued with ``resume`` (from its committed epoch,
-        :attr:`resume_dir`, or from the start when none was committed, with a config that
-        :func:`~nfp_lib.config.check_resume` accepts), moved aside to ``OUT.old-<time>`` with
-        ``overwrite``, and refused otherwise. ``config.json`` is written only when a new run
-        starts, after every check passed.
+        :attr:`resume_dir`, with a config that :func:`~nfp_lib.config.check_resume` accepts),
+        moved aside to ``OUT.old-<time>`` with ``overwrite``, and refused otherwise. Nothing is
+        written but the lock until an epoch is committed.
         """
         out = Path(out)
         if out.exists() and not out.is_dir():
@@ -114,19 +115,20 @@ class RunFolder:
         out = self.out
         if resume:
             self.resume_dir = latest_dir(out)
-            if self.resume_dir is None and any((out / name).exists() for name in FLAT_MODELS):
+            if self.resume_dir is None:
+                flat = any((out / name).exists() for name in FLAT_MODELS)
                 raise ValueError(
-                    f"resume: {out} holds a model but no {POINTER_FILE} and {EPOCHS_DIR}/ (a run "
-                    "saved by an older nfp_lib, or a shipped checkpoint), which cannot be "
-                    "continued exactly; start anew with --overwrite, which moves it aside"
+                    f"resume: expected a committed epoch in {out} ({POINTER_FILE} and "
+                    f"{EPOCHS_DIR}/), found none; "
+                    + (
+                        "its model is from an older nfp_lib or a shipped checkpoint and cannot "
+                        "be continued exactly: start anew with --overwrite, which moves it aside"
+                        if flat
+                        else "start the run without --resume"
+                    )
                 )
-            saved = (self.resume_dir or out) / CONFIG_FILE
-            if not saved.is_file():
-                raise ValueError(
-                    f"resume: expected a run in {out} ({POINTER_FILE}, {EPOCHS_DIR}/ and "
-                    f"{CONFIG_FILE}), found none"
-                )
-            check_resume(out, _read_config(saved), self.config, committed_epoch(out))
+            saved = _read_config(self.resume_dir / CONFIG_FILE)
+            check_resume(out, saved, self.config, committed_epoch(out))
             self._clean()
             self._refresh_links()
             return
@@ -139,7 +141,6 @@ class RunFolder:
                 )
             self._move_aside()
         self._clean()
-        atomic_write_text(out / CONFIG_FILE, _config_text(self.config))
 
     def _move_aside(self) -> None:
         """Move every file of the folder but the lock to ``OUT.old-<time>``."""
@@ -157,7 +158,7 @@ class RunFolder:
             if entry.name != keep:
                 shutil.rmtree(entry)
         for entry in self.out.iterdir():
-            if entry.name.startswith((TEMP_PREFIX, f".{POINTER_FILE}.", f".{CONFIG_FILE}.")):
+            if entry.name.startswith((TEMP_PREFIX, f".{POINTER_FILE}.")):
                 entry.unlink()
 
     def commit_epoch(
@@ -180,7 +181,7 @@ class RunFolder:
             for name in keep:
                 if previous is not None and not (tmp / name).exists():
                     _link(previous / name, tmp / name)
-            (tmp / CONFIG_FILE).write_text(_config_text(self.config))
+            (tmp / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
             for file in sorted(tmp.iterdir()):
                 _fsync(file)
             _fsync(tmp)
@@ -241,10 +242,6 @@ def _lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
-
-
-def _config_text(config: Config) -> str:
-    return json.dumps(config.to_dict(), indent=2) + "\n"
 
 
 def _read_config(path: Path) -> Config:

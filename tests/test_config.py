@@ -131,6 +131,7 @@ def test_a_run_resumes_only_with_the_settings_it_started_with():
         ("train", "lr_patience", -1, "lr_patience"),
         ("train", "image_size", 100000, "image_size: expected an integer from 28 to 512"),
         ("train", "num_train", 10**7, "GiB"),
+        ("train", "image_size", 30, "image_size: expected a multiple of patch_size 4, got 30"),
         ("train", "digits", "emnist", "digits"),
         ("train", "loss", None, "loss: expected a string"),
         ("model", "channels", 1.5, "channels: expected an integer"),

@@ -360,7 +360,7 @@ def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_pat
 def test_fit_errors(tmp_path):
     with pytest.raises(ValueError, match="torch backend only"):
         kb.fit(tiny_config(sampling_steps=10, context_frames=3), tmp_path, progress=False)
-    with pytest.raises(ValueError, match="expected a run in"):
+    with pytest.raises(ValueError, match="expected a committed epoch"):
         kb.fit(tiny_config(), tmp_path / "empty", resume=True, progress=False)
     with pytest.raises(ValueError, match="train_data"):
         kb.fit(tiny_config(), tmp_path, train_data=video(size=16), progress=False)

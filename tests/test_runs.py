@@ -33,9 +33,10 @@ def _started(out, epochs: int = 1):
 
 def test_an_epoch_becomes_visible_whole_and_the_top_level_follows(tmp_path):
     with RunFolder.open(tmp_path, CONFIG) as run:
-        assert json.loads((tmp_path / "config.json").read_text()) == CONFIG.to_dict()
+        assert [p.name for p in tmp_path.iterdir()] == [".lock"]  # no run before an epoch
         assert committed_epoch(tmp_path) == 0 and latest_dir(tmp_path) is None
         run.commit_epoch(1, _write({"model.pt": "w1", "best.pt": "b1", "history.json": "h1"}))
+        assert json.loads((tmp_path / "config.json").read_text()) == CONFIG.to_dict()
         run.commit_epoch(2, _write({"model.pt": "w2", "history.json": "h2"}), keep=("best.pt",))
     assert committed_epoch(tmp_path) == 2
     assert sorted(p.name for p in (tmp_path / "epochs").iterdir()) == ["2"]  # older ones go
@@ -69,17 +70,17 @@ def test_overwrite_moves_the_old_run_aside(tmp_path):
 def test_a_second_writer_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path):
     with RunFolder.open(tmp_path, CONFIG):
         with pytest.raises(ValueError, match="another training .* is writing"):
-            RunFolder.open(tmp_path, CONFIG, resume=True)
+            RunFolder.open(tmp_path, CONFIG)
         child = subprocess.run(
             [sys.executable, "-c", "from nfp_lib.runs import *; from nfp_lib.config import *;"
-             f"RunFolder.open({str(tmp_path)!r}, PRESETS['tiny'], resume=True)"],
+             f"RunFolder.open({str(tmp_path)!r}, PRESETS['tiny'])"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert child.returncode == 1 and "another training" in child.stderr
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
                           capture_output=True, text=True).stdout  # fmt: skip
     (tmp_path / ".lock").write_text(dead)  # left by a process that no longer runs
-    with RunFolder.open(tmp_path, CONFIG, resume=True):
+    with RunFolder.open(tmp_path, CONFIG):
         assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
     assert not (tmp_path / ".lock").exists()  # released and removed
 
@@ -98,12 +99,12 @@ def test_resume_refuses_another_config_without_writing(tmp_path):
     assert (out / "config.json").read_bytes() == before  # until an epoch of the longer run
 
 
-def test_resume_without_a_committed_epoch_starts_again(tmp_path):
-    RunFolder.open(tmp_path, CONFIG).close()  # killed before its first epoch
-    with RunFolder.open(tmp_path, CONFIG, resume=True) as run:
-        assert run.resume_dir is None
-    with pytest.raises(ValueError, match="expected a run in"):
-        RunFolder.open(tmp_path / "empty", CONFIG, resume=True)
+def test_a_start_stopped_before_its_first_epoch_leaves_no_run(tmp_path):
+    RunFolder.open(tmp_path, CONFIG).close()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="expected a committed epoch .*without --resume"):
+        RunFolder.open(tmp_path, CONFIG, resume=True)
+    RunFolder.open(tmp_path, CONFIG.replace(train={"seed": 1})).close()  # a new run may start
 
 
 def test_leftovers_of_killed_writes_are_removed_at_the_next_start(tmp_path):
@@ -161,6 +162,6 @@ def test_a_flat_folder_with_a_model_is_never_resumed_over(tmp_path):
     """A run from before epochs/ (or a copy of a shipped checkpoint) has no committed epoch."""
     (tmp_path / "config.json").write_text(json.dumps(CONFIG.to_dict()))
     (tmp_path / "model.pt").write_text("old weights")
-    with pytest.raises(ValueError, match="no latest and epochs/ .*--overwrite"):
+    with pytest.raises(ValueError, match="expected a committed epoch .*older .*--overwrite"):
         RunFolder.open(tmp_path, CONFIG, resume=True)
     assert (tmp_path / "model.pt").read_text() == "old weights"

@@ -366,7 +366,7 @@ def test_scheduled_sampling_always_shows_the_context_and_ends_free_running(tmp_p
 
 
 def test_resume_errors(run, tmp_path):
-    with pytest.raises(ValueError, match="expected a run in"):
+    with pytest.raises(ValueError, match="expected a committed epoch"):
         _fit(TINY, tmp_path / "empty", resume=True)
     other = TINY.replace(model={"filters": (4, 8)})
     with pytest.raises(ValueError, match=r"model.filters \[4, 4\] -> \[4, 8\]"):

@@ -137,9 +137,9 @@ def fit(
     Data: ``train_data`` / ``val_data`` (N, T, H, W, C) when given, else Moving MNIST generated
     from ``config.train`` (seeded; new training sequences every epoch with ``fresh_data``).
     ``device`` defaults to CUDA when present. Ctrl-C raises ``KeyboardInterrupt`` with the last
-    committed epoch kept. Under
-    ``torchrun`` with ``WORLD_SIZE > 1`` every process trains on its shard of each epoch with
-    ``batch_size`` sequences per step and only rank 0 writes files or shows progress.
+    committed epoch kept. Under ``torchrun`` with ``WORLD_SIZE > 1`` every process trains on its
+    shard of each epoch with ``batch_size`` sequences per step and only rank 0 writes files or
+    shows progress.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
@@ -154,8 +154,9 @@ def fit(
     device, rank, world, owns_group = _start(device)
     run = RunFolder.open(out_dir, config, resume, overwrite) if rank == 0 else None
     try:
-        args = (config, out_dir, resume, device, progress, train_data, val_data, rank, world)
-        return _fit(*args, run)
+        return _fit(
+            config, out_dir, resume, device, progress, train_data, val_data, rank, world, run
+        )
     finally:
         if run:
             run.close()
@@ -252,7 +253,6 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
             for key in HISTORY_KEYS:
                 history[key].append(row[key])
             bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "val_loss", "val_ssim")})
-            bar.close()
             if run:
                 parts = (model, config, optimizer, scheduler, average, state, epoch, improved)
                 run.commit_epoch(epoch, functools.partial(_save, *parts), keep=("best.pt",))
@@ -276,7 +276,7 @@ def _scheduler(optimizer, tc, train_data, world: int):
 
 def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, bool]:
     """The device, rank and world size; joins the process group under ``torchrun``."""
-    device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return device, 0, 1, False
@@ -289,7 +289,7 @@ def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, b
     return device, dist.get_rank(), dist.get_world_size(), owns_group
 
 
-def check_device(device: str | torch.device) -> torch.device:
+def _check_device(device: str | torch.device) -> torch.device:
     """``device`` as a ``torch.device`` this machine has, else a ``ValueError`` naming it."""
     try:
         device = torch.device(device)
