@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nfp_lib.config import TrainConfig
+from nfp_lib.config import Config, TrainConfig
 from nfp_lib.fileio import atomic_path
 from nfp_lib.validation import check_positive_int, check_video, describe_error
 
@@ -409,6 +409,21 @@ def split_context(
             f"{total - context} remain to predict, got horizon {horizon}"
         )
     return video[:, :context], video[:, context : context + horizon]
+
+
+def check_training_data(video: np.ndarray | None, name: str, config: Config) -> np.ndarray | None:
+    """Videos given to either backend's ``fit`` as float32, checked the same way for both:
+    ``config``'s channels and ``image_size`` frames, at least 2 of them; None stays None."""
+    if video is None:
+        return None
+    video = check_video(video, name, channels=config.model.channels, min_frames=2)
+    size = config.train.image_size
+    if video.shape[2:4] != (size, size):
+        raise ValueError(
+            f"{name}: expected {size}x{size} frames (train.image_size), "
+            f"got {video.shape[2]}x{video.shape[3]}"
+        )
+    return video.astype(np.float32, copy=False)
 
 
 def training_sequences(config: TrainConfig, split: str, epoch: int = 1) -> np.ndarray:

@@ -259,6 +259,8 @@ def test_bad_data_and_config_are_rejected(tmp_path):
         _fit(TINY, tmp_path, train_data=np.zeros((2, 4, 32, 32, 3), np.float32))
     with pytest.raises(ValueError, match="val_data: expected at least 2 frames"):
         _fit(TINY, tmp_path, val_data=np.zeros((2, 1, 32, 32, 1), np.float32))
+    with pytest.raises(ValueError, match="train_data: expected 32x32 frames"):  # as Keras says
+        _fit(TINY, tmp_path, train_data=np.zeros((2, 4, 64, 64, 1), np.float32))
     with pytest.raises(ValueError, match="Config"):
         _fit(TINY.model, tmp_path)
     leaky = TINY.replace(

@@ -21,12 +21,12 @@ from keras import ops
 
 from nfp_lib import metrics
 from nfp_lib.config import Config
-from nfp_lib.data import shift_frames, training_sequences
+from nfp_lib.data import check_training_data, shift_frames, training_sequences
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
 from nfp_lib.keras_backend.model import build_model, canonical, image_size_of, model_config
 from nfp_lib.keras_backend.rollout import predict_next
 from nfp_lib.runs import RunFolder
-from nfp_lib.validation import check_finite_weights, check_video, describe_error
+from nfp_lib.validation import check_finite_weights, describe_error
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
@@ -62,8 +62,7 @@ def fit(
             "sampling_steps: scheduled sampling is implemented by the torch backend only; "
             f"expected 0 for Keras, got {config.train.sampling_steps}"
         )
-    if train_data is not None:
-        train_data = _check_data(train_data, "train_data", config)
+    train_data = check_training_data(train_data, "train_data", config)
     val = _validation_video(config, val_data)
     with RunFolder.open(out_dir, config, resume, overwrite) as run:
         return _fit(config, run, progress, train_data, val)
@@ -339,18 +338,7 @@ class _EpochData(keras.utils.PyDataset):
 def _validation_video(config: Config, video: np.ndarray | None) -> np.ndarray:
     if video is None:
         return training_sequences(config.train, "val")
-    return _check_data(video, "val_data", config)
-
-
-def _check_data(video: np.ndarray, name: str, config: Config) -> np.ndarray:
-    video = check_video(video, name, channels=config.model.channels, min_frames=2)
-    size = config.train.image_size
-    if video.shape[2:4] != (size, size):
-        raise ValueError(
-            f"{name}: expected {size}x{size} frames (train.image_size), "
-            f"got {video.shape[2]}x{video.shape[3]}"
-        )
-    return video.astype(np.float32, copy=False)
+    return check_training_data(video, "val_data", config)
 
 
 def _batches_per_epoch(config: Config, video: np.ndarray | None) -> int:

@@ -30,14 +30,13 @@ from tqdm import tqdm
 
 from nfp_lib import metrics
 from nfp_lib.config import Config
-from nfp_lib.data import training_sequences
+from nfp_lib.data import check_training_data, training_sequences
 from nfp_lib.runs import RunFolder, latest_dir
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.fast import channels_last_
 from nfp_lib.torch_backend.losses import LOSSES
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
 from nfp_lib.torch_backend.rollout import to_numpy
-from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch_rng")
@@ -149,8 +148,8 @@ def fit(
             "needs a causal head='conv2d' model, got head='conv3d'"
         )
     out_dir = Path(out_dir)
-    train_data = _check_data(train_data, "train_data", config)
-    val_data = _check_data(val_data, "val_data", config)
+    train_data = check_training_data(train_data, "train_data", config)
+    val_data = check_training_data(val_data, "val_data", config)
     device, rank, world, owns_group = _start(device)
     run = RunFolder.open(out_dir, config, resume, overwrite) if rank == 0 else None
     try:
@@ -305,12 +304,6 @@ def _check_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise ValueError(f"--device: {device} does not exist ({torch.cuda.device_count()} GPUs)")
     return device
-
-
-def _check_data(video: np.ndarray | None, name: str, config: Config) -> np.ndarray | None:
-    if video is None:
-        return None
-    return check_video(video, name, channels=config.model.channels, min_frames=2)
 
 
 def _frames(video: np.ndarray, device: torch.device) -> torch.Tensor:
