@@ -432,8 +432,8 @@ def check_resume(path: str | Path, saved: Config, config: Config, done: int) -> 
     if changed:
         raise ValueError(
             f"resume: {path} was trained with other settings ({'; '.join(changed)}); a run "
-            f"continues only with the settings it started with (epochs may grow, from {done} "
-            "trained, unless lr_schedule is 'cosine')"
+            "continues only with the settings it started with (only epochs may change: not "
+            f"below the {done} trained, and not with lr_schedule 'cosine')"
         )
 
 

@@ -74,11 +74,15 @@ def progress_bar(total: int, shown: bool):
 
 
 def describe_error(err: BaseException) -> str:
-    """One line about ``err``: an OS error's reason, else the first line of its message."""
+    """One line about ``err``: an OS error's reason, else the first sentence of its message."""
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
     lines = str(err).strip().splitlines()
-    return lines[0][:200] if lines else type(err).__name__
+    if not lines:
+        return type(err).__name__
+    end = lines[0].find(". ", 40)
+    line = lines[0][: end + 1] if end > 0 else lines[0]
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:

@@ -400,3 +400,40 @@ def test_ctrl_c_while_starting_writes_nothing(tmp_path, monkeypatch, capsys):
         == f"nfp: interrupted; {tmp_path / 'run'} holds no committed epoch\n"
     )
     assert not (tmp_path / "run").exists()
+
+
+class _Payload:
+    """Unpickling this runs a shell command: a file must never be able to do that."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_files_that_would_run_code_are_refused_in_one_line(runs, tmp_path, capsys):
+    import keras
+
+    marker = tmp_path / "ran"
+    pickle = tmp_path / "model.pt"
+    torch.save({"format": "nfp-torch-1", "config": _Payload(marker)}, pickle)
+    lam = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2)])
+    lam.save(tmp_path / "lambda.keras")
+    for checkpoint in (pickle, tmp_path / "lambda.keras"):
+        assert main(["evaluate", "--checkpoint", str(checkpoint)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nfp: error: ") and str(checkpoint) in err, err
+        assert len(err.splitlines()) == 1
+    assert not marker.exists()
+
+
+def test_a_keras_model_with_nan_weights_is_refused(runs, tmp_path, capsys):
+    from nfp_lib.keras_backend import load_model
+
+    folder = _keras_copy(runs, tmp_path)
+    model, _ = load_model(folder / "model.keras")
+    model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    model.save(folder / "model.keras")
+    assert main(["evaluate", "--checkpoint", str(folder)]) == 2
+    assert "expected finite weights" in capsys.readouterr().err
