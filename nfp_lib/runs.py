@@ -36,7 +36,7 @@ LOCK_FILE, POINTER_FILE, CONFIG_FILE, EPOCHS_DIR = ".lock", "latest", "config.js
 TEMP_PREFIX = ".tmp-"
 # Model files of a run folder from before epochs/ existed (and of the shipped checkpoints).
 FLAT_MODELS = ("model.pt", "model.keras")
-RUN_MARKERS = (POINTER_FILE, CONFIG_FILE, EPOCHS_DIR, *FLAT_MODELS)  # a folder that holds a run
+RUN_MARKERS = (POINTER_FILE, CONFIG_FILE, *FLAT_MODELS)  # a folder that holds a run
 
 
 def committed_epoch(out: str | Path) -> int:
@@ -189,11 +189,12 @@ class RunFolder:
             tmp.rename(final)
             _fsync(epochs)
             atomic_write_text(self.out / POINTER_FILE, f"{epoch}\n")
-        except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
+        except (OSError, RuntimeError) as err:
+            reason = _write_error(err, epochs)
             shutil.rmtree(tmp, ignore_errors=True)
             raise ValueError(
-                f"--out {self.out}: could not save epoch {epoch} ({describe_error(err)}); the "
-                f"run still holds epoch {committed_epoch(self.out)}"
+                f"--out {self.out}: could not save epoch {epoch} ({reason}); the run still "
+                f"holds epoch {committed_epoch(self.out)}"
             ) from err
         self._refresh_links()
         self._clean()
@@ -242,6 +243,14 @@ def _lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+def _write_error(err: BaseException, folder: Path) -> str:
+    """Why a write failed, in a few words; torch reports a full disk as a RuntimeError about
+    "unexpected pos", so a failure with under 1 MiB left is called what it is."""
+    if not isinstance(err, OSError) and shutil.disk_usage(folder).free < 2**20:
+        return "No space left on device"
+    return describe_error(err)
 
 
 def _read_config(path: Path) -> Config:

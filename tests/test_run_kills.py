@@ -176,7 +176,8 @@ def test_a_full_disk_keeps_the_last_epoch_and_resume_finishes(backend, tmp_path,
             return commit(self, epoch, *args, **kwargs)
 
         monkeypatch.setattr(runs.RunFolder, "commit_epoch", fill_after_epoch_1)
-        with pytest.raises(ValueError, match="could not save epoch 2 .*still holds epoch 1"):
+        full = r"could not save epoch 2 \(No space left on device\); the run still holds epoch 1"
+        with pytest.raises(ValueError, match=full):
             fit(out)
         monkeypatch.undo()
         assert runs.committed_epoch(out) == 1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nfp_lib.validation import check_positive_int, check_same_shape, check_video
+from nfp_lib.validation import check_positive_int, check_same_shape, check_video, describe_error
 
 
 def test_accepts_valid_video_without_copy():
@@ -45,8 +45,6 @@ def test_same_shape_and_positive_int():
 
 
 def test_describe_error_is_one_short_line():
-    from nfp_lib.validation import describe_error
-
     assert describe_error(OSError(28, "No space left on device", "f")) == "No space left on device"
     long = ValueError(
         "Requested a `Lambda` layer whose function is a Python lambda. This is risky.\nmore"
