@@ -140,6 +140,12 @@ def test_a_failed_write_keeps_the_previous_epoch(tmp_path):
             run.commit_epoch(2, full_disk)
     assert committed_epoch(tmp_path) == 1 and (tmp_path / "model.pt").read_text() == "w1"
     assert sorted(p.name for p in (tmp_path / "epochs").iterdir()) == ["1"]
+    with (
+        RunFolder.open(tmp_path / "new", CONFIG) as run,
+        pytest.raises(ValueError, match="could not save epoch 1 .*holds epoch 0"),
+    ):
+        run.commit_epoch(1, full_disk)
+    RunFolder.open(tmp_path / "new", CONFIG).close()  # no run was left: it may start again
 
 
 def test_out_must_be_a_writable_directory(tmp_path):
