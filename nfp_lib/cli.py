@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from nfp_lib.validation import describe_error
 
 EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
 MAX_PREDICTED_FRAMES = 1000
+OUT_OF_MEMORY = "out of memory: the input or the model is too large for this machine"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         _error(f"{err.filename}: {describe_error(err)}" if err.filename else describe_error(err))
     except MemoryError:
-        _error("out of memory: the input or the model is too large for this machine")
+        _error(OUT_OF_MEMORY)
+    except RuntimeError as err:  # torch's allocators raise these
+        if not any(words in str(err) for words in ("out of memory", "can't allocate memory")):
+            raise
+        _error(OUT_OF_MEMORY)
     return EXIT_BAD_INPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        _error(f"{message} (see {self.prog} --help)")
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _error(message: str, prefix: str = "nfp: error:") -> None:
@@ -211,7 +225,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nfp_lib", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m nfp_lib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="command")
 
     train = commands.add_parser("train", help="train a model and checkpoint it every epoch")

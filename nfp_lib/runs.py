@@ -94,6 +94,8 @@ class RunFolder:
         written but the lock until an epoch is committed.
         """
         out = Path(out)
+        if resume and overwrite:
+            raise ValueError("--resume, --overwrite: expected one of them, got both")
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out}: expected a directory, got a file")
         try:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from nfp_lib import cli
 from nfp_lib.cli import main
 from nfp_lib.config import PRESETS
 from nfp_lib.runs import RunFolder, committed_epoch
@@ -437,3 +438,51 @@ def test_a_keras_model_with_nan_weights_is_refused(runs, tmp_path, capsys):
     model.save(folder / "model.keras")
     assert main(["evaluate", "--checkpoint", str(folder)]) == 2
     assert "expected finite weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [["train", "--config", "tiny", "--out", "o", "--epochs", "abc"], ["nosuch"], []]
+)
+def test_usage_errors_are_one_line_and_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nfp: error: ") and "--help" in err and len(err.splitlines()) == 1
+
+
+def test_resume_and_overwrite_together_are_refused(runs, capsys):
+    assert main([*TRAIN, "--out", str(runs / "torch"), "--resume", "--overwrite"]) == 2
+    assert "--resume, --overwrite: expected one of them" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(),
+        RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB\nmore"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"
+        ),
+    ],
+)
+def test_out_of_memory_is_one_line(error, tmp_path, monkeypatch, capsys):
+    import nfp_lib.torch_backend as torch_backend
+
+    def fit(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(torch_backend, "fit", fit)
+    assert main([*TRAIN, "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"nfp: error: {cli.OUT_OF_MEMORY}\n"
+
+
+def test_other_runtime_errors_are_not_hidden(tmp_path, monkeypatch):
+    import nfp_lib.torch_backend as torch_backend
+
+    def fit(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(torch_backend, "fit", fit)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main([*TRAIN, "--out", str(tmp_path / "o")])
