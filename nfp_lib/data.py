@@ -230,10 +230,11 @@ def load_moving_mnist(
                 f"{path}: expected MD5 {md5}, got {got} (truncated or corrupted file? delete it "
                 "and download again, or pass md5=None for your own file)"
             )
+    _npy_header(path, MAX_DATASET_BYTES)
     try:
         raw = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a readable .npy file ({err})") from err
+        raise ValueError(f"{path}: not a readable .npy file ({describe_error(err)})") from err
     if raw.dtype != np.uint8 or raw.ndim != 4:
         raise ValueError(
             f"{path}: expected uint8 frames (T, N, H, W), time first, got dtype {raw.dtype} "
@@ -295,6 +296,7 @@ def load_video(path: str | Path) -> np.ndarray:
 
 
 MAX_CLIP_BYTES = 2**31  # a clip larger than this is refused before it is read
+MAX_DATASET_BYTES = 2**34  # and a Moving MNIST file (the official one: 819 MB)
 
 
 def _what_is(path: Path) -> str:
@@ -303,8 +305,9 @@ def _what_is(path: Path) -> str:
     return "not a regular file" if path.exists() else "no such file"
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    """A ``.npy`` array of numbers, its header checked before anything large is read."""
+def _npy_header(path: Path, max_bytes: int) -> np.dtype:
+    """The dtype a ``.npy`` file declares, its header read and checked (at most ``max_bytes`` of
+    data, all of them in the file) before any data is read."""
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -317,23 +320,26 @@ def _read_npy(path: Path) -> np.ndarray:
             shape, _, dtype = read_header(f)
             data_start = f.tell()
     except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
-    if dtype.kind not in "uif":
-        raise ValueError(f"{path}: expected uint8 or float frames, got dtype {dtype}")
+        raise ValueError(f"{path}: not a readable .npy file ({describe_error(err)})") from None
     size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if size > MAX_CLIP_BYTES:
+    if size > max_bytes:
         raise ValueError(
-            f"{path}: its header declares {size / 2**30:.1f} GiB of shape {shape}, expected a "
-            f"clip of at most {MAX_CLIP_BYTES / 2**30:.0f} GiB"
+            f"{path}: its header declares {size / 2**30:.1f} GiB of shape {shape}, expected at "
+            f"most {max_bytes / 2**30:.0f} GiB"
         )
     if path.stat().st_size < data_start + size:
         raise ValueError(
             f"{path}: truncated: {path.stat().st_size - data_start} of {size} data bytes"
         )
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+    return dtype
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` array of numbers, its header checked before anything large is read."""
+    dtype = _npy_header(path, MAX_CLIP_BYTES)
+    if dtype.kind not in "uif":
+        raise ValueError(f"{path}: expected uint8 or float frames, got dtype {dtype}")
+    return np.load(path, allow_pickle=False)
 
 
 def _read_gif(path: Path) -> np.ndarray:

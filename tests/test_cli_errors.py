@@ -104,6 +104,14 @@ def _train_with(part, key, value):
     ]
 
 
+def _evaluate_data(data):
+    """argv evaluating the torch run on the Moving MNIST file ``data(tmp_path)``."""
+    return lambda t, r: [
+        *["evaluate", "--checkpoint", str(r / "torch"), "--data", str(data(t)), "--no-md5"],
+        *["--num-sequences", "2"],
+    ]
+
+
 def _model_change(**change):
     return lambda c: c["config"]["model"].update(change)
 
@@ -128,6 +136,27 @@ CASES = [
     ),
     ("input", "object npy", _predict_on(lambda t: _objects(t / "a.npy")), "a.npy"),
     ("input", "wrong frame size", _predict_on(lambda t: _clip(t / "a.npy", size=32)), "64x64"),
+    (
+        "data",
+        "0-byte --data",
+        _evaluate_data(lambda t: _empty(t / "m.npy")),
+        "m.npy: not a readable",
+    ),
+    ("data", "text --data", _evaluate_data(lambda t: _text(t / "m.npy")), "m.npy: not a readable"),
+    ("data", "truncated --data", _evaluate_data(lambda t: _cut(_mnist(t / "m.npy"))), "truncated"),
+    (
+        "data",
+        "2 TB --data header",
+        _evaluate_data(lambda t: _npy_header(t / "m.npy", (20, 10**5, 10**3, 10**3))),
+        "GiB",
+    ),
+    ("data", "--data is a directory", _evaluate_data(lambda t: _dir(t / "d.npy")), "d.npy"),
+    (
+        "data",
+        "--data of 32x32 frames",
+        _evaluate_data(lambda t: _mnist(t / "m.npy", size=32)),
+        "64x64",
+    ),
     (
         "output",
         "--npy is a directory",
@@ -274,6 +303,11 @@ CASES = [
 def _nested(tmp_path):
     path = tmp_path / "nested.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
+    return path
+
+
+def _mnist(path, size: int = 64):
+    np.save(path, np.zeros((20, 3, size, size), np.uint8))  # time first, as the official file
     return path
 
 
