@@ -343,7 +343,7 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_gif(path: Path) -> np.ndarray:
-    """Every frame of a GIF as uint8 grayscale ``(T, H, W)``."""
+    """Every frame of a GIF as uint8 grayscale ``(T, H, W)``; its size is checked first."""
     import imageio.v3 as iio
 
     with open(path, "rb") as f:
@@ -351,6 +351,13 @@ def _read_gif(path: Path) -> np.ndarray:
     if magic not in (b"GIF87a", b"GIF89a"):
         raise ValueError(f"{path}: not a GIF file (it starts with {magic!r})")
     try:
+        with Image.open(path) as image:
+            frames, (width, height) = getattr(image, "n_frames", 1), image.size
+        if frames * width * height * 4 > MAX_CLIP_BYTES:  # decoded as RGBA
+            raise ValueError(
+                f"{frames} frames of {width}x{height} pixels, expected at most "
+                f"{MAX_CLIP_BYTES / 2**30:.0f} GiB of them"
+            )
         clip = np.asarray(iio.imread(path, index=None))
     except Exception as err:  # Pillow raises many kinds for a damaged file
         raise ValueError(f"{path}: not a readable GIF ({describe_error(err)})") from None

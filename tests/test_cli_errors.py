@@ -520,3 +520,11 @@ def test_other_runtime_errors_are_not_hidden(tmp_path, monkeypatch):
     monkeypatch.setattr(torch_backend, "fit", fit)
     with pytest.raises(RuntimeError, match="a bug"):
         main([*TRAIN, "--out", str(tmp_path / "o")])
+
+
+def test_a_gif_too_large_to_decode_is_refused_before_decoding(runs, tmp_path, monkeypatch, capsys):
+    import nfp_lib.data
+
+    monkeypatch.setattr(nfp_lib.data, "MAX_CLIP_BYTES", 3 * 64 * 64 * 4 - 1)  # just too small
+    assert main(_predict(runs / "torch", _gif(tmp_path / "a.gif"))) == 2
+    assert "3 frames of 64x64 pixels, expected at most" in capsys.readouterr().err
