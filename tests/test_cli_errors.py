@@ -36,7 +36,8 @@ def _clip(path, frames: int = 3, size: int = 64):
 
 
 def _gif(path):
-    iio.imwrite(path, np.zeros((3, 64, 64), np.uint8), extension=".gif")
+    frames = np.arange(3, dtype=np.uint8)[:, None, None] * np.ones((3, 64, 64), np.uint8) * 80
+    iio.imwrite(path, frames, extension=".gif")  # three different frames (equal ones merge)
     return path
 
 
@@ -526,5 +527,6 @@ def test_a_gif_too_large_to_decode_is_refused_before_decoding(runs, tmp_path, mo
     import nfp_lib.data
 
     monkeypatch.setattr(nfp_lib.data, "MAX_CLIP_BYTES", 3 * 64 * 64 * 4 - 1)  # just too small
-    assert main(_predict(runs / "torch", _gif(tmp_path / "a.gif"))) == 2
+    gif = _gif(tmp_path / "a.gif")
+    assert main(_predict(runs / "torch", gif, "--npy", str(tmp_path / "p.npy"))) == 2
     assert "3 frames of 64x64 pixels, expected at most" in capsys.readouterr().err
