@@ -347,10 +347,12 @@ def _objects(path):
     return path
 
 
-@pytest.mark.parametrize("kind, name, argv, names", CASES, ids=[c[1] for c in CASES])
-def test_hostile_input_is_one_line_and_exit_2(kind, name, argv, names, runs, tmp_path, capsys):
+@pytest.mark.parametrize("kind, name, argv, names", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_hostile_input_is_one_line_and_exit_2(
+    kind, name, argv, names, runs, tmp_path, capsys, monkeypatch
+):
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(argv(tmp_path, runs)) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("nfp: error: ") and names in captured.err, captured.err
