@@ -20,7 +20,6 @@ next start.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -228,6 +227,8 @@ class RunFolder:
 def _lock(path: Path) -> int:
     """Hold an exclusive ``flock`` on ``path`` and write this process' pid into it. A lock left
     by a dead process is free (the kernel dropped it with the process), so it is taken over."""
+    import fcntl  # POSIX only: imported here so that reading runs works everywhere
+
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
