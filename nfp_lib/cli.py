@@ -176,8 +176,8 @@ def _predict(args: argparse.Namespace) -> int:
     if not (args.gif or args.npy):
         raise ValueError("predict: expected --gif and/or --npy to say where to write the frames")
     for flag, path in (("--gif", args.gif), ("--npy", args.npy)):
-        if path is not None and path.is_dir():
-            raise ValueError(f"{flag} {path}: expected a file name, got a directory")
+        if path is not None and (path.is_dir() or path.suffix.lower() != f".{flag[2:]}"):
+            raise ValueError(f"{flag} {path}: expected a file name ending in .{flag[2:]}")
     model, config = load_any(args.checkpoint)
     clip = data.load_video(args.input)
     _check_frame_size(clip, config, f"--input {args.input}")

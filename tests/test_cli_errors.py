@@ -158,6 +158,7 @@ CASES = [
         _evaluate_data(lambda t: _mnist(t / "m.npy", size=32)),
         "64x64",
     ),
+    ("output", "--npy x.txt", _predict_on(lambda t: _clip(t / "a.npy"), "--npy", "x.txt"), "--npy"),
     (
         "output",
         "--npy is a directory",
