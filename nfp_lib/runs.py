@@ -6,15 +6,16 @@ Both backends train through a :class:`RunFolder` and hand it only their files. T
     OUT/.lock            held (``flock``) by the one process writing the run; holds its pid
     OUT/epochs/N/        every file of the last committed epoch N, with the run's config.json
     OUT/latest           "N": the pointer to it, switched atomically after the folder is complete
-    OUT/config.json, ... links to the files of epochs/N, for people and notebooks to open
+    OUT/config.json, ... copies of the files of epochs/N, for people and notebooks to open
 
 A run exists from its first committed epoch on: a start that fails or is stopped before it
 leaves nothing behind but the empty folder.
 
 An epoch is written into ``epochs/.tmp-N``, synced, renamed to ``epochs/N``, and only then
 does ``latest`` point to it, so a kill at any moment leaves the previous epoch or the new one,
-never a mix. Resuming and :func:`latest_dir` trust only ``latest``; the top-level links are
-refreshed after each commit and at every start. Leftovers of a killed commit are removed at the
+never a mix. Resuming and :func:`latest_dir` trust only ``latest``; the top-level copies are
+refreshed after each commit and at every start (copies, not links, so that writing over one
+cannot damage the committed epoch). Leftovers of a killed commit are removed at the
 next start.
 """
 
@@ -131,7 +132,7 @@ class RunFolder:
             saved = _read_config(self.resume_dir / CONFIG_FILE)
             check_resume(out, saved, self.config, committed_epoch(out))
             self._clean()
-            self._refresh_links()
+            self._refresh_copies()
             return
         if any((out / name).exists() for name in RUN_MARKERS):
             if not overwrite:
@@ -197,17 +198,16 @@ class RunFolder:
                 f"--out {self.out}: could not save epoch {epoch} ({reason}); the run still "
                 f"holds epoch {committed_epoch(self.out)}"
             ) from err
-        self._refresh_links()
+        self._refresh_copies()
         self._clean()
         return final
 
-    def _refresh_links(self) -> None:
-        """Point the top-level files at the committed epoch's, each replaced atomically."""
+    def _refresh_copies(self) -> None:
+        """Copy the committed epoch's files to the top level, each replaced atomically."""
         folder = latest_dir(self.out)
         for file in sorted(folder.iterdir()) if folder else ():
             tmp = self.out / f"{TEMP_PREFIX}{file.name}"
-            tmp.unlink(missing_ok=True)
-            _link(file, tmp)
+            shutil.copyfile(file, tmp)
             os.replace(tmp, self.out / file.name)
 
     def close(self) -> None:

@@ -256,6 +256,19 @@ CASES = [
     ("train", "a finished run", lambda t, r: [*TRAIN, "--out", str(r / "torch")], "--overwrite"),
     (
         "train",
+        "resume from a damaged history",
+        lambda t, r: [
+            *TRAIN,
+            "--backend",
+            "keras",
+            "--out",
+            str(_damaged_history(r, t)),
+            "--resume",
+        ],
+        "history.json is not valid JSON",
+    ),
+    (
+        "train",
         "resume with another rate",
         lambda t, r: [
             *TRAIN[:2],
@@ -311,6 +324,13 @@ def _nested(tmp_path):
 def _mnist(path, size: int = 64):
     np.save(path, np.zeros((20, 3, size, size), np.uint8))  # time first, as the official file
     return path
+
+
+def _damaged_history(runs, tmp_path):
+    """A copy of the Keras run whose committed history.json is cut in half."""
+    copy = shutil.copytree(runs / "keras", tmp_path / "copy")
+    _cut(copy / "epochs" / "1" / "history.json")
+    return copy
 
 
 def _empty(path):

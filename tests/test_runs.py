@@ -47,6 +47,8 @@ def test_an_epoch_becomes_visible_whole_and_the_top_level_follows(tmp_path):
     }
     for name in ("model.pt", "best.pt", "history.json", "config.json"):
         assert (tmp_path / name).read_text() == (folder / name).read_text()
+    (tmp_path / "model.pt").write_text("a user's own model")  # written over in place
+    assert (folder / "model.pt").read_text() == "w2"  # the committed epoch keeps its own
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 

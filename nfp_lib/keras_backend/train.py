@@ -379,11 +379,14 @@ def _resume(out: Path, config: Config) -> tuple[keras.Model, dict, WeightAverage
             f"resume: the model in {out} is {model_config(model)}, "
             f"but the config asks for {config.model}"
         )
-    history = json.loads((out / HISTORY_FILE).read_text())
-    if set(history) != set(HISTORY_KEYS):
+    try:
+        history = json.loads((out / HISTORY_FILE).read_text())
+    except ValueError as err:  # bad JSON or UTF-8
+        raise ValueError(f"resume: {out / HISTORY_FILE} is not valid JSON ({err})") from None
+    if not isinstance(history, dict) or set(history) != set(HISTORY_KEYS):
         raise ValueError(
             f"resume: expected history keys {HISTORY_KEYS} in {out / HISTORY_FILE}, "
-            f"got {sorted(history)}"
+            f"got {sorted(history) if isinstance(history, dict) else type(history).__name__}"
         )
     if not config.train.ema_decay:
         return model, history, None
