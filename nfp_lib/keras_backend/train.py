@@ -3,8 +3,8 @@
 Every epoch a callback scores teacher-forced validation predictions (``val_loss``, ``val_mse``,
 ``val_ssim``) and another one commits ``model.keras`` (optimizer state included) and
 ``history.json`` together to the :class:`~nfp_lib.runs.RunFolder`, so an interrupted run
-resumes exactly where it stopped. With
-``ema_decay`` a third keeps a moving average of the weights, which is validated and saved.
+resumes exactly where it stopped. With ``ema_decay`` a third keeps a moving average of the
+weights, which is validated and saved.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def fit(
     committed epoch's ``model.keras`` and ``history.json`` and goes on from the next epoch;
     every setting but ``epochs`` must match. Ctrl-C raises ``KeyboardInterrupt`` with the last
     committed epoch kept. The history maps each of :data:`HISTORY_KEYS` to one value per epoch.
-    Keras trains in float32 here (``mixed_precision`` is honoured by the torch backend only). With a
-    ``finish_loss`` the model is compiled again, with the same optimizer, from ``finish_from`` on.
+    Keras trains in float32 here (``mixed_precision`` is honoured by the torch backend only).
+    With a ``finish_loss`` the model is compiled again, with the same optimizer, from
+    ``finish_from`` on.
     With ``ema_decay`` the saved ``model.keras`` holds the weight average and
     ``train_weights.npz`` beside it the weights that training goes on from.
     """
