@@ -21,6 +21,8 @@ from nfp_lib.validation import check_positive_int, check_video, describe_error
 
 MOVING_MNIST_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
 MOVING_MNIST_MD5 = "be083ec986bfe91a449d63653c411eb2"
+MAX_CLIP_BYTES = 2**31  # a clip larger than this is refused before it is read
+MAX_DATASET_BYTES = 2**34  # and a Moving MNIST file (the official one: 819 MB)
 MOVING_MNIST_BYTES = 819_200_096  # shape (20, 10000, 64, 64) uint8, time first
 MOVING_MNIST_FILE = "mnist_test_seq.npy"
 
@@ -293,10 +295,6 @@ def load_video(path: str | Path) -> np.ndarray:
         clip = clip.astype(np.float32) / 255.0
     clip = check_video(clip, str(path), channels=1)
     return clip.astype(np.float32, copy=False)
-
-
-MAX_CLIP_BYTES = 2**31  # a clip larger than this is refused before it is read
-MAX_DATASET_BYTES = 2**34  # and a Moving MNIST file (the official one: 819 MB)
 
 
 def _what_is(path: Path) -> str:
