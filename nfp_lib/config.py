@@ -21,7 +21,6 @@ HEADS = ("conv2d", "conv3d")
 LOSSES = ("bce", "mse", "l1", "ssim")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("plateau", "cosine")
-DIGITS = ("sklearn", "mnist")
 # Bounds that keep a model and its data within a machine's memory: generated sequences are held
 # as float32 (``num_train`` and ``num_val`` of ``num_frames`` frames of ``image_size`` squared).
 MAX_IMAGE_SIZE, MAX_FRAMES, MAX_FILTERS, MAX_KERNEL, MAX_CHANNELS = 512, 1000, 1024, 31, 4
@@ -246,7 +245,7 @@ class TrainConfig:
             )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_choice("digits", self.digits, DIGITS)
+        _check_choice("digits", self.digits, ("sklearn", "mnist"))  # data.DIGIT_SOURCES
         for name in ("num_train", "num_val"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
