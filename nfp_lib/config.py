@@ -21,6 +21,7 @@ HEADS = ("conv2d", "conv3d")
 LOSSES = ("bce", "mse", "l1", "ssim")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("plateau", "cosine")
+DIGIT_SOURCES = ("sklearn", "mnist")  # see data.load_digits
 # Bounds that keep a model and its data within a machine's memory: generated sequences are held
 # as float32 (``num_train`` and ``num_val`` of ``num_frames`` frames of ``image_size`` squared).
 MAX_IMAGE_SIZE, MAX_FRAMES, MAX_FILTERS, MAX_KERNEL, MAX_CHANNELS = 512, 1000, 1024, 31, 4
@@ -245,7 +246,7 @@ class TrainConfig:
             )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_choice("digits", self.digits, ("sklearn", "mnist"))  # data.DIGIT_SOURCES
+        _check_choice("digits", self.digits, DIGIT_SOURCES)
         for name in ("num_train", "num_val"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")

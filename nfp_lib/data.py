@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nfp_lib.config import Config, TrainConfig
+from nfp_lib.config import DIGIT_SOURCES, Config, TrainConfig
 from nfp_lib.fileio import atomic_path
 from nfp_lib.validation import check_positive_int, check_video, describe_error
 
@@ -29,7 +29,6 @@ MOVING_MNIST_FILE = "mnist_test_seq.npy"
 DIGIT_SIZE = 28
 SPEED_RANGE = (2.0, 5.0)  # pixels per frame
 _CHUNK_FRAMES = 4096  # frames pasted per step, to keep temporaries small
-DIGIT_SOURCES = ("sklearn", "mnist")
 
 # sklearn digits: 8x8 -> bicubic 20x20 (MNIST's digit box) centred in 28x28, then the
 # contrast ramp below. It gives a mean intensity of 0.13 and ~20% ink pixels, as in MNIST.
