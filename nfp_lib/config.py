@@ -168,6 +168,25 @@ def head_channels(config: ModelConfig) -> int:
     return kk or config.channels * p * p
 
 
+# The compositing head's starting biases: the drawn frame starts nearly black (sigmoid(-8)) and
+# its share of the mask small (softmax logit -3 against 0 for the moved copies), so training
+# starts where the plain motion head starts. From a grey drawn frame (biases 0) every background
+# pixel has a gradient, and in the book's runs the loss then stalled at the copy-last level.
+DRAWN_PIXEL_BIAS, DRAWN_MASK_BIAS = -8.0, -3.0
+
+
+def head_bias(config: ModelConfig) -> list[float]:
+    """The head's initial bias, one value per output channel: zeros, except for the compositing
+    head's drawn frame and its mask (``DRAWN_PIXEL_BIAS``, ``DRAWN_MASK_BIAS``)."""
+    bias = [0.0] * head_channels(config)
+    if config.motion_masks:
+        p, m, kk = config.patch_size, config.motion_masks, config.motion_kernel**2
+        pixels = config.channels * p * p
+        bias[m * kk : m * kk + pixels] = [DRAWN_PIXEL_BIAS] * pixels
+        bias[m * kk + pixels + m * p * p :] = [DRAWN_MASK_BIAS] * (p * p)
+    return bias
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to fit a model on generated Moving MNIST.

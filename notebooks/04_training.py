@@ -18,12 +18,14 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/04_training.ipynb)
 #
 # The previous chapters built the same ConvLSTM next-frame predictor twice, in PyTorch and in Keras.
-# Untrained, both output a blurred copy of the last frame: the `laptop` preset's motion head has not
-# learned yet where anything moves. This chapter trains them: what the loss is, what the model sees
-# during training, how one configuration object drives both frameworks, and what the training loop
-# does besides stepping the optimiser (learning-rate schedule, early stopping, checkpoints you can
-# resume from). We run a short training live in both backends, then look at the models that were
-# trained for longer and ship with the book.
+# This chapter trains it: what the loss is, what the model sees during training, how one
+# configuration object drives both frameworks, and what the training loop does besides stepping
+# the optimiser (learning-rate schedule, early stopping, checkpoints you can resume from). We
+# train the **plain ConvLSTM** first, the `plain` preset, whose head draws every pixel of the next
+# frame: a short run live in both backends, then the model that was trained for longer and ships
+# with the book. The `laptop` preset's motion head, which moves the current frame's pixels
+# instead of drawing new ones, comes after it as an improvement, measured against the plain model
+# in *Rollout and evaluation*.
 
 # %% [markdown]
 # ## Set-up
@@ -50,7 +52,7 @@ except ImportError:
     )
 
 # %% [markdown]
-# The **parameters** cell. The defaults train the CPU-sized `laptop` model for two short epochs
+# The **parameters** cell. The defaults train the CPU-sized `plain` model for two short epochs
 # in each framework (a minute or two each on a laptop); with `NFP_QUICK=1` the smallest model
 # trains for one tiny epoch instead. On a GPU, set `TRAIN_FROM_SCRATCH = True` to train the
 # full-size `FULL_PRESET` model at the end of the chapter instead of loading the shipped results.
@@ -59,7 +61,7 @@ except ImportError:
 import os
 
 QUICK = os.environ.get("NFP_QUICK") == "1"
-PRESET = "tiny" if QUICK else "laptop"  # the configuration trained live below
+PRESET = "tiny" if QUICK else "plain"  # the configuration trained live below
 EPOCHS = 1 if QUICK else 2  # live training epochs in each framework
 NUM_TRAIN = 32 if QUICK else 128  # training sequences per epoch
 NUM_VAL = 8 if QUICK else 32  # validation sequences
@@ -196,7 +198,7 @@ for name, guess in candidates.items():
 # %%
 x, y = data.shift_frames(videos)
 print("input x:", x.shape, " target y:", y.shape)
-untrained = torch_backend.build_model(PRESETS["laptop"].model)
+untrained = torch_backend.build_model(PRESETS["plain"].model)
 pred = torch_backend.predict_next(untrained, videos)  # model(x), numpy in and out
 print("predictions:", pred.shape, "- one per target frame")
 
@@ -226,23 +228,34 @@ print("validation in epochs 1 and 2:  ", np.array_equal(val_1, val_2))
 #
 # Everything about a run is in one `Config`: a `ModelConfig` (the architecture) and a
 # `TrainConfig` (how to fit it). `PRESETS` names the configurations the book uses. Here is
-# `laptop`, the model sized for a laptop CPU: three ConvLSTM layers of 32 filters with 3 x 3
-# kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which makes
-# each step about 16 times cheaper; *Going further* times this), and a motion head
-# (`motion_kernel`) that moves the current frame's pixels by up to 5 in each direction instead of
-# drawing the next frame (*A ConvLSTM in PyTorch*). Its training: 17 epochs of 800 fresh
-# sequences in batches of 8 at a learning rate of 0.008, BCE for 14 epochs and L1 for the last
-# 3, with a moving average of the weights (`ema_decay`, below): about 13 minutes on two CPU
-# cores that compute bfloat16 natively, as this book's do (*Going further*).
+# `plain`, the plain ConvLSTM sized for a laptop CPU: three ConvLSTM layers of 32 filters with
+# 3 x 3 kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which
+# makes each step about 16 times cheaper; *Going further* times this), and a pixel head that
+# draws each 4 x 4 patch of the next frame through a sigmoid. Its training: 17 epochs of 800
+# fresh sequences in batches of 8 at a learning rate of 0.008, BCE for 14 epochs and L1 for the
+# last 3, with a moving average of the weights (`ema_decay`, below).
 
 # %%
-laptop = PRESETS["laptop"]
-for part, values in laptop.to_dict().items():
+for part, values in PRESETS["plain"].to_dict().items():
     print(f"{part}:")
     for key, value in values.items():
         print(f"    {key:<24} {value}")
 parameters = sum(p.numel() for p in untrained.parameters())
 print(f"\n{parameters:,} trainable parameters")
+
+# %% [markdown]
+# The `laptop` preset is the same but for one field, the head: `motion_kernel=11` makes it
+# predict, for every patch, an 11 x 11 kernel that moves the current frame's pixels by up to 5
+# in each direction (*A ConvLSTM in PyTorch*).
+
+# %%
+plain_model, laptop_model = PRESETS["plain"].model, PRESETS["laptop"].model
+for field in plain_model.__dataclass_fields__:
+    if getattr(plain_model, field) != getattr(laptop_model, field):
+        print(
+            f"{field}: plain {getattr(plain_model, field)}, laptop {getattr(laptop_model, field)}"
+        )
+print("training settings equal:", PRESETS["plain"].train == PRESETS["laptop"].train)
 
 # %% [markdown]
 # A `Config` is immutable; `replace` makes a changed copy. For the live run we keep the
@@ -313,12 +326,9 @@ viz.plot_comparison(
 )
 
 # %% [markdown]
-# A few short epochs do not get far. A pixel head (the `tiny` preset, which `NFP_QUICK=1`
-# trains) learns little more than the overall brightness of a frame at first. The `laptop`
-# preset's motion head starts from a blurred copy of the current frame, and after a short run
-# its predictions are still a blur of the digits where they are; narrowing that blur down to the
-# digits where they are going takes longer. The shipped models at the end of this chapter
-# trained for much longer.
+# A few short epochs do not get far: a pixel head learns little more than the overall
+# brightness of a frame and a blur where the digits are. The shipped models at the end of this
+# chapter trained for much longer.
 
 # %% [markdown]
 # ## What happens besides the optimiser step
@@ -390,6 +400,8 @@ shutil.rmtree(workdir)  # the live runs are done with
 # written by `Config.to_dict`) and shows progress bars:
 #
 # ```bash
+# python -m nfp_lib train --backend torch --config plain --out runs/plain-torch
+# python -m nfp_lib train --backend keras --config plain --out runs/plain-keras
 # python -m nfp_lib train --backend torch --config laptop --out runs/laptop
 # python -m nfp_lib train --backend keras --config laptop --out runs/laptop-keras
 # # interrupted, or want more epochs? Continue it:
@@ -397,18 +409,18 @@ shutil.rmtree(workdir)  # the live runs are done with
 # ```
 #
 # `--epochs`, `--num-train` and `--batch-size` override the config, and `--device` picks the
-# PyTorch device (by default CUDA when there is one). The two shipped checkpoints below were
-# made with the first two commands (`laptop-keras` with an earlier version of the preset).
+# PyTorch device (by default CUDA when there is one). The shipped checkpoints below were made
+# with these commands (`laptop-keras` with an earlier version of the preset).
 
 # %% [markdown]
 # ## The fully trained models
 #
-# The book ships two checkpoints of the full `laptop` model, made with the commands above:
-# `laptop-torch` (PyTorch, the current preset) and `laptop-keras` (Keras, the preset as it was
-# before bfloat16 made 17 epochs fit in a quarter of an hour: 10 epochs, L1 for the last, no
-# weight average; its `config.json` says so). `pretrained.list_pretrained()` lists
-# what is installed with one line of description each, and `pretrained.pretrained_history(name)`
-# reads a checkpoint's training log.
+# The book ships checkpoints made with the commands above: `plain-torch` (the plain ConvLSTM,
+# `--config plain`), `laptop-torch` (PyTorch, the current `laptop` preset) and `laptop-keras`
+# (Keras, the `laptop` preset as it was before bfloat16 made 17 epochs fit in a quarter of an
+# hour: 10 epochs, L1 for the last, no weight average; its `config.json` says so).
+# `pretrained.list_pretrained()` lists what is installed with one line of description each, and
+# `pretrained.pretrained_history(name)` reads a checkpoint's training log.
 #
 # On a GPU you can instead set `TRAIN_FROM_SCRATCH = True` in the parameters cell: the cell
 # below then trains the full-size `FULL_PRESET` model (`convlstm-64`: three ConvLSTM layers of
@@ -438,7 +450,7 @@ for name, summary in shipped.items():
 # configuration, and its training curves.
 
 # %%
-for name in ("laptop-torch", "laptop-keras"):
+for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
     if name not in shipped:
         print(f"{name}: not installed (the shipped checkpoints may still be training); skipped")
         continue

@@ -57,6 +57,7 @@ except ImportError:
 import os
 
 QUICK = os.environ.get("NFP_QUICK") == "1"
+PLAIN = "plain-torch"  # the plain ConvLSTM (pixel head) trained in *Training*
 CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
 KERAS_CHECKPOINT = "laptop-keras"  # the same for Keras
 NUM_TEST = 8 if QUICK else 100  # held-out sequences to score
@@ -82,9 +83,11 @@ from nfp_lib import data, evaluate, pretrained, torch_backend, viz
 # %% [markdown]
 # ## The models
 #
-# `pretrained.load_any(name)` loads a checkpoint that ships with `nfp_lib` (no download), here the
-# `laptop` preset trained in PyTorch and in Keras (see *Training*); given a path instead, it loads
-# a run folder or model file of yours, from either backend.
+# `pretrained.load_any(name)` loads a checkpoint that ships with `nfp_lib` (no download); given a
+# path instead, it loads a run folder or model file of yours, from either backend. Three models
+# (see *Training*): the plain ConvLSTM, whose head draws each next frame's pixels
+# (`plain-torch`), and the `laptop` preset with its motion head, which moves the current frame's
+# pixels instead, trained in PyTorch and in Keras.
 
 
 # %%
@@ -95,6 +98,7 @@ def load(name: str):
     return model
 
 
+plain = load(PLAIN)
 model = load(CHECKPOINT)
 keras_model = load(KERAS_CHECKPOINT)
 
@@ -200,6 +204,13 @@ torch.set_num_threads(threads)
 # - `rollout`: the 10-frame rollout after the 10 seen frames, one number per predicted frame;
 # - `copy_last`: the same for a baseline that just repeats the last seen frame. A model that
 #   does not beat it has not learned the motion.
+# - `blank`: the same for an all-black frame. About nine pixels in ten of a Moving MNIST frame
+#   are black, so predicting nothing at all scores well: a forecast that puts ink in the wrong
+#   place, or smears it over the background, does worse than no ink. A model that does not
+#   beat this baseline has learned less than it seems.
+#
+# With each list of scores comes `ink`, the mean predicted intensity over the mean true
+# intensity: 1 keeps the digits' ink, a forecast that fades towards black goes to 0.
 #
 # The metrics, computed per frame and averaged over the videos:
 #
@@ -212,35 +223,57 @@ torch.set_num_threads(threads)
 #   rewards getting the strokes right more than getting the black background right.
 
 # %%
+models = {PLAIN: plain, CHECKPOINT: model, KERAS_CHECKPOINT: keras_model}
 results = {
-    CHECKPOINT: evaluate.evaluate(model, test, context=CONTEXT, horizon=HORIZON),
-    KERAS_CHECKPOINT: evaluate.evaluate(keras_model, test, context=CONTEXT, horizon=HORIZON),
+    name: evaluate.evaluate(m, test, context=CONTEXT, horizon=HORIZON) for name, m in models.items()
 }
-baseline = results[CHECKPOINT]["copy_last"]
-for metric in ("ssim", "mse", "psnr", "mae"):
+baseline, blank = results[CHECKPOINT]["copy_last"], results[CHECKPOINT]["blank"]
+for metric in ("ssim", "mse_sum", "ink"):
     curves = {name: result["rollout"][metric] for name, result in results.items()}
     curves["copy last frame"] = baseline[metric]
-    display(
-        viz.plot_metric_curves(
-            curves, metric.upper(), title=f"{metric.upper()}, {NUM_TEST} test videos"
-        )
-    )
+    curves["blank frame"] = blank[metric]
+    title = f"{metric} per predicted frame, {NUM_TEST} test videos"
+    display(viz.plot_metric_curves(curves, metric, title=title))
 
 # %% [markdown]
 # The same numbers as a table, frame by frame:
 
 # %%
 names = list(results)
-header = "| frame | " + " | ".join(f"SSIM {n}" for n in names) + " | SSIM copy | "
-header += " | ".join(f"MSE {n}" for n in names) + " | MSE copy |"
-lines = [header, "|" + "---:|" * (2 * len(names) + 3)]
+columns = [*names, "copy", "blank"]
+scores = {**{n: results[n]["rollout"] for n in names}, "copy": baseline, "blank": blank}
+header = "| frame | " + " | ".join(f"SSIM {n}" for n in columns) + " | "
+header += " | ".join(f"MSE {n}" for n in columns) + " |"
+lines = [header, "|" + "---:|" * (2 * len(columns) + 1)]
 for t in range(HORIZON):
-    ssim = [f"{results[n]['rollout']['ssim'][t]:.3f}" for n in names] + [
-        f"{baseline['ssim'][t]:.3f}"
-    ]
-    mse = [f"{results[n]['rollout']['mse'][t]:.4f}" for n in names] + [f"{baseline['mse'][t]:.4f}"]
+    ssim = [f"{scores[n]['ssim'][t]:.3f}" for n in columns]
+    mse = [f"{scores[n]['mse_sum'][t]:.1f}" for n in columns]
     lines.append(f"| {CONTEXT + t + 1} | " + " | ".join(ssim + mse) + " |")
 display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# (MSE here is `mse_sum`, the squared error summed over a frame's pixels.) Which model beats
+# which baseline, and from which predicted frame on it stops doing so:
+
+
+# %%
+def first_loss(result: dict, base: str, metric: str) -> str:
+    """The first frame at which the baseline scores better than the model, or "never"."""
+    better = np.greater if metric == "ssim" else np.less
+    model_scores = np.array(result["rollout"][metric])
+    base_scores = np.array(result[base][metric])
+    lost = np.flatnonzero(~better(model_scores, base_scores))
+    return f"frame {CONTEXT + lost[0] + 1}" if len(lost) else "never"
+
+
+for name, result in results.items():
+    print(f"{name}:")
+    for base in ("copy_last", "blank"):
+        when = [f"{m.upper()} {first_loss(result, base, m)}" for m in ("ssim", "mse")]
+        print(f"  loses to {base:<9}: " + ", ".join(when))
+    ink = result["rollout"]["ink"]
+    last = CONTEXT + HORIZON
+    print(f"  ink ratio: {ink[0]:.2f} at frame {CONTEXT + 1}, {ink[-1]:.2f} at frame {last}")
 
 # %% [markdown]
 # And one step ahead from true frames (teacher forced) against the first and the last frame of
@@ -266,6 +299,13 @@ display(Markdown("\n".join(lines)))
 # Numbers hide *how* a prediction is wrong. `evaluate.predict_future(model, seen, horizon)` is
 # the rollout used above (the O(T) one for a causal model, else the re-run). Here is one test
 # video: the last seen frames, then truth, prediction and the absolute error, frame by frame.
+
+# %%
+plain_predicted = evaluate.predict_future(plain, seen[:1], HORIZON)
+viz.plot_comparison(future[0], plain_predicted[0], context=seen[0], title=f"{PLAIN}, test video 0")
+
+# %% [markdown]
+# The motion head's model on the same video:
 
 # %%
 predicted = evaluate.predict_future(model, seen, HORIZON)
@@ -345,6 +385,11 @@ print(
 # %% [markdown]
 # Read the curves and these numbers together:
 #
+# - The plain ConvLSTM beats copying the last frame, but within a few frames it loses to the
+#   blank frame (the "loses to blank" lines above) and its ink ratio falls towards 0: its
+#   digits fade. Its head draws every pixel afresh, and where it is unsure it draws a faint
+#   smear, which the next step, reading that smear, makes fainter still. The motion head moves
+#   ink that is already there rather than redrawing it, and keeps more of it for longer.
 # - The first rollout frame is a one-step prediction from true frames only, so it scores about
 #   as well as the teacher-forced prediction (which also averages over the early frames of a
 #   video, where the model has seen less). Everything after it pays for feeding guesses back in.

@@ -196,6 +196,8 @@ def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path, masks, layer):
     config = ModelConfig((3,), (3,), norm="none", patch_size=4, motion_kernel=5, motion_masks=masks)
     model = kb.build_model(config, image_size=SIZE)
     assert isinstance(model.get_layer("motion"), layer)
+    if masks:  # the drawn frame starts black, as in PyTorch
+        assert model.predict(np.zeros((1, 2, SIZE, SIZE, 1)), verbose=0).max() < 1e-3
     model.save(tmp_path / "m.keras")
     loaded, loaded_config = kb.load_model(tmp_path / "m.keras")
     assert loaded_config.model == config

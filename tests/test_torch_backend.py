@@ -224,6 +224,13 @@ def test_masked_motion_head_picks_moved_copies_or_the_drawn_frame(choice):
     torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
 
 
+def test_masked_motion_head_starts_as_a_motion_head_with_a_black_drawn_frame():
+    model = _model(CAUSAL["masked-patch4"])
+    with torch.no_grad():
+        black = model(torch.zeros(2, 3, 1, 16, 16))
+    assert black.max() < 1e-3  # a grey drawn frame would add about 0.5 / 3 everywhere
+
+
 def test_predictor_needs_a_model_config():
     with pytest.raises(ValueError, match="ModelConfig"):
         NextFramePredictor({"filters": (4,)})

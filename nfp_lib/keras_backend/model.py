@@ -22,7 +22,7 @@ import math
 import keras
 from keras import layers, ops
 
-from nfp_lib.config import PRESETS, ModelConfig, head_channels
+from nfp_lib.config import PRESETS, ModelConfig, head_bias, head_channels
 from nfp_lib.validation import check_positive_int
 
 DEFAULT_IMAGE_SIZE = 64
@@ -208,7 +208,13 @@ def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Mod
     k = config.head_kernel_size
     head_kernel = (1, k, k) if config.head == "conv2d" else (3, 3, 3)
     if config.motion_masks:
-        head = layers.Conv3D(head_channels(config), head_kernel, padding="same", name="head")
+        head = layers.Conv3D(
+            head_channels(config),
+            head_kernel,
+            padding="same",
+            bias_initializer=keras.initializers.Constant(head_bias(config)),
+            name="head",
+        )
         motion = MaskedMotion(p, config.motion_kernel, config.motion_masks, name="motion")
         x = motion([frames, head(x)])
     elif config.motion_kernel:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nfp_lib.config import ModelConfig, head_channels
+from nfp_lib.config import ModelConfig, head_bias, head_channels
 from nfp_lib.torch_backend.convlstm import ConvLSTM, State
 
 
@@ -51,7 +51,8 @@ class NextFramePredictor(nn.Module):
         else:
             self.head = nn.Conv3d(in_channels, out_channels, 3, padding=1)
         nn.init.xavier_uniform_(self.head.weight)  # Keras' Conv3D defaults: Glorot, zero bias
-        nn.init.zeros_(self.head.bias)
+        with torch.no_grad():  # zeros but for the compositing head's drawn frame (head_bias)
+            self.head.bias.copy_(torch.tensor(head_bias(config)))
 
     def forward(
         self,
