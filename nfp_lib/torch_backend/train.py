@@ -151,8 +151,9 @@ def fit(
     train_data = check_training_data(train_data, "train_data", config)
     val_data = check_training_data(val_data, "val_data", config)
     device, rank, world, owns_group = _start(device)
-    run = RunFolder.open(out_dir, config, resume, overwrite) if rank == 0 else None
+    run = None
     try:
+        run = _open_run(out_dir, config, resume, overwrite, device, rank, world)
         return _fit(
             config, out_dir, resume, device, progress, train_data, val_data, rank, world, run
         )
@@ -161,6 +162,25 @@ def fit(
             run.close()
         if owns_group:
             dist.destroy_process_group()
+
+
+def _open_run(out_dir, config, resume, overwrite, device, rank, world) -> RunFolder | None:
+    """Rank 0 opens (and alone writes) the run folder; under ``torchrun`` every rank learns
+    whether it could, so that a refused start stops them all."""
+    run, refused = None, None
+    if rank == 0:
+        try:
+            run = RunFolder.open(out_dir, config, resume, overwrite)
+        except ValueError as err:
+            refused = err
+    if world > 1:
+        opened = torch.tensor([refused is None], dtype=torch.int32, device=device)
+        dist.broadcast(opened, 0)
+        if not opened.item() and rank > 0:
+            raise ValueError(f"--out {out_dir}: rank 0 could not open the run folder")
+    if refused:
+        raise refused
+    return run
 
 
 def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, world, run):
