@@ -9,14 +9,14 @@ Both backends train through a :class:`RunFolder` and hand it only their files. T
     OUT/config.json, ... copies of the files of epochs/N, for people and notebooks to open
 
 A run exists from its first committed epoch on: a start that fails or is stopped before it
-leaves nothing behind but the empty folder.
+leaves no run behind, only leftovers that the next start removes.
 
 An epoch is written into ``epochs/.tmp-N``, synced, renamed to ``epochs/N``, and only then
 does ``latest`` point to it, so a kill at any moment leaves the previous epoch or the new one,
 never a mix. Resuming and :func:`latest_dir` trust only ``latest``; the top-level copies are
 refreshed after each commit and at every start (copies, not links, so that writing over one
-cannot damage the committed epoch). Leftovers of a killed commit are removed at the
-next start.
+cannot damage the committed epoch). Leftovers of a killed commit are removed at the next
+start.
 """
 
 from __future__ import annotations
