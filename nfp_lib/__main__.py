@@ -2,6 +2,10 @@
 
 import sys
 
-from nfp_lib.cli import main
+try:
+    from nfp_lib.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the libraries load
+    print("nfp: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 from nfp_lib.config import Config
+from nfp_lib.runs import latest_dir
 
 BACKENDS = ("torch", "keras")
 CHECKPOINT_FILES = {"torch": "model.pt", "keras": "model.keras"}
@@ -35,9 +36,11 @@ def backend_of(model: object) -> ModuleType:
 
 
 def find_checkpoint(path: str | Path) -> tuple[str, Path]:
-    """The backend name and model file for a checkpoint file or a run directory."""
+    """The backend name and model file for a checkpoint file or a run directory (of a run
+    folder: its last committed epoch)."""
     path = Path(path)
     if path.is_dir():
+        path = latest_dir(path) or path
         for name, filename in CHECKPOINT_FILES.items():
             if (path / filename).is_file():
                 return name, path / filename

@@ -69,7 +69,12 @@ def run_benchmarks(
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device: cuda is not available on this machine")
     batch = check_positive_int(batch, "batch")
+    steps = check_positive_int(steps, "steps")
     names = cases or [name for name in CASES if device == "cuda" or CASES[name][2] == "plain"]
     unknown = set(names) - set(CASES)
     if unknown:

@@ -1,7 +1,8 @@
 """The command line: ``python -m nfp_lib {train,evaluate,predict,pretrained,bench}``.
 
-Thin by design: parse, call the library, print. Bad input ends with a one-line message and
-exit code 2, never a traceback.
+Thin by design: parse, call the library, print. Bad input, a file that cannot be read or
+written, a missing device or a full disk ends with a one-line message and exit code 2; Ctrl-C
+with one line and exit code 130 (a training keeps its last committed epoch); never a traceback.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
+from nfp_lib.config import MAX_DATA_BYTES, MAX_FRAMES
 from nfp_lib.data import DataUnavailableError
 from nfp_lib.pretrained import load_any
+from nfp_lib.validation import describe_error
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+MAX_PREDICTED_FRAMES = 1000
+OUT_OF_MEMORY = "out of memory: the input or the model is too large for this machine"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +30,48 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args) or 0
+    except KeyboardInterrupt:
+        _error(f"interrupted{_kept(args)}", "nfp:")
+        return EXIT_INTERRUPTED
     except (ValueError, DataUnavailableError) as err:
-        print(f"nfp: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        _error(str(err))
+    except OSError as err:
+        _error(f"{err.filename}: {describe_error(err)}" if err.filename else describe_error(err))
+    except MemoryError:
+        _error(OUT_OF_MEMORY)
+    except RuntimeError as err:  # torch's allocators raise these
+        if not any(words in str(err) for words in ("out of memory", "can't allocate memory")):
+            raise
+        _error(OUT_OF_MEMORY)
+    return EXIT_BAD_INPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        _error(f"{message} (see {self.prog} --help)")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _error(message: str, prefix: str = "nfp: error:") -> None:
+    """One line on stderr, however many lines ``message`` had."""
+    print(f"{prefix} {' '.join(message.split())[:1000]}", file=sys.stderr)
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What an interrupted training left: its committed epoch."""
+    if getattr(args, "run", None) is not _train:
+        return ""
+    from nfp_lib.runs import committed_epoch
+
+    try:
+        epoch = committed_epoch(args.out)
+    except (ValueError, OSError):
+        return ""
+    if not epoch:
+        return f"; {args.out} holds no committed epoch"
+    return f"; {args.out} holds epoch {epoch}, continue it with --resume"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -40,10 +85,19 @@ def _train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
     }
     config = config.replace(train={k: v for k, v in overrides.items() if v is not None})
+    if args.device is not None and args.backend != "torch":
+        raise ValueError(
+            f"--device: only the torch backend takes a device, got --backend {args.backend}"
+        )
     backend = backend_module(args.backend)
     kwargs = {"device": args.device} if args.backend == "torch" else {}
     history = backend.fit(
-        config, args.out, resume=args.resume, progress=not args.no_progress, **kwargs
+        config,
+        args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        **kwargs,
     )
     if history and history.get("epoch"):
         last = {key: values[-1] for key, values in history.items()}
@@ -54,8 +108,21 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from nfp_lib import data
     from nfp_lib.evaluate import evaluate
+    from nfp_lib.validation import check_positive_int
 
+    for flag in ("num_sequences", "context", "horizon"):
+        check_positive_int(getattr(args, flag), f"--{flag.replace('_', '-')}")
+    frames = args.context + args.horizon
+    if frames > MAX_FRAMES:
+        raise ValueError(
+            f"--context, --horizon: expected at most {MAX_FRAMES} frames, got {frames}"
+        )
     model, config = load_any(args.checkpoint)
+    if args.num_sequences * frames * config.train.image_size**2 * 4 > MAX_DATA_BYTES:
+        raise ValueError(
+            f"--num-sequences: {args.num_sequences} sequences of {frames} frames would take more "
+            f"than {MAX_DATA_BYTES // 2**30} GiB"
+        )
     if args.data == "generated":
         video = data.generate_moving_mnist(
             args.num_sequences,
@@ -69,6 +136,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             Path(args.data), md5=None if args.no_md5 else data.MOVING_MNIST_MD5
         )
         video = video[: args.num_sequences, : args.context + args.horizon]
+    _check_frame_size(video, config, f"--data {args.data}")
     result = evaluate(model, video, context=args.context, horizon=args.horizon)
     if args.json:
         print(json.dumps(result))
@@ -99,15 +167,23 @@ def _format_evaluation(result: dict) -> str:
 
 def _predict(args: argparse.Namespace) -> int:
     from nfp_lib import data, viz
-    from nfp_lib.evaluate import predict_future
+    from nfp_lib.backends import backend_of
     from nfp_lib.validation import check_positive_int
 
     frames = check_positive_int(args.frames, "--frames")
+    if frames > MAX_PREDICTED_FRAMES:
+        raise ValueError(f"--frames: expected at most {MAX_PREDICTED_FRAMES}, got {frames}")
     if not (args.gif or args.npy):
         raise ValueError("predict: expected --gif and/or --npy to say where to write the frames")
+    for flag, path in (("--gif", args.gif), ("--npy", args.npy)):
+        if path is not None and (path.is_dir() or path.suffix.lower() != f".{flag[2:]}"):
+            raise ValueError(f"{flag} {path}: expected a file name ending in .{flag[2:]}")
     model, config = load_any(args.checkpoint)
     clip = data.load_video(args.input)
-    predicted = predict_future(model, clip, frames)
+    _check_frame_size(clip, config, f"--input {args.input}")
+    backend = backend_of(model)  # as predict_future, with a progress bar on a terminal
+    roll = backend.rollout if backend.model_config(model).causal else backend.rollout_rerun
+    predicted = roll(model, clip, frames, progress=True)
     if args.gif:
         viz.save_gif(predicted[0], args.gif)
         print(f"wrote {frames} predicted frames to {args.gif}")
@@ -117,6 +193,16 @@ def _predict(args: argparse.Namespace) -> int:
         atomic_save(args.npy, lambda tmp: np.save(tmp, predicted))
         print(f"wrote an array of shape {predicted.shape} to {args.npy}")
     return 0
+
+
+def _check_frame_size(video: np.ndarray, config, name: str) -> None:
+    """Both backends' models take the frames they were trained on, and only those."""
+    size = config.train.image_size
+    if video.shape[2:4] != (size, size):
+        raise ValueError(
+            f"{name}: expected {size}x{size} frames (the model's image_size), "
+            f"got {video.shape[2]}x{video.shape[3]}"
+        )
 
 
 def _pretrained(args: argparse.Namespace) -> int:
@@ -139,14 +225,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nfp_lib", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m nfp_lib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="command")
 
     train = commands.add_parser("train", help="train a model and checkpoint it every epoch")
     train.add_argument("--backend", choices=("torch", "keras"), default="torch")
     train.add_argument("--config", required=True, help="a preset name or a JSON config file")
     train.add_argument("--out", required=True, type=Path, help="run directory")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/model.*")
+    train.add_argument("--resume", action="store_true", help="continue the run in OUT")
+    train.add_argument(
+        "--overwrite", action="store_true", help="move a run already in OUT aside to OUT.old-<time>"
+    )
     train.add_argument("--epochs", type=int, help="override the config's epochs")
     train.add_argument("--num-train", type=int, help="override the config's num_train")
     train.add_argument("--batch-size", type=int, help="override the config's batch_size")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +21,17 @@ HEADS = ("conv2d", "conv3d")
 LOSSES = ("bce", "mse", "l1", "ssim")
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("plateau", "cosine")
+DIGIT_SOURCES = ("sklearn", "mnist")  # see data.load_digits
+# Bounds that keep a model and its data within a machine's memory: generated sequences are held
+# as float32 (``num_train`` and ``num_val`` of ``num_frames`` frames of ``image_size`` squared).
+MAX_IMAGE_SIZE, MAX_FRAMES, MAX_FILTERS, MAX_KERNEL, MAX_CHANNELS = 512, 1000, 1024, 31, 4
+MAX_DATA_BYTES = 16 * 2**30
+MAX_EPOCHS, MAX_BATCH, MAX_SEED, MAX_CONFIG_BYTES = 100_000, 4096, 2**32 - 1, 2**20
 
 
 def _build(kind: type, values: dict):
+    if not isinstance(values, dict):
+        raise ValueError(f"{kind.__name__}: expected an object of settings, got {values!r:.100}")
     names = {f.name for f in dataclasses.fields(kind)}
     unknown = set(values) - names
     if unknown:
@@ -32,6 +42,36 @@ def _build(kind: type, values: dict):
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_types(config: object) -> None:
+    """Every field of a config dataclass has its declared type: a bool is a bool, an int an int
+    (not a float or a string), a float a finite number; integer tuples become tuples."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.type == "tuple[int, ...]":
+            if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
+                raise ValueError(f"{f.name}: expected a list of integers, got {value!r:.100}")
+            object.__setattr__(config, f.name, tuple(int(v) for v in value))
+        elif f.type == "int" and not _is_int(value):
+            raise ValueError(f"{f.name}: expected an integer, got {value!r:.100}")
+        elif f.type == "float" and not (
+            isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        ):
+            raise ValueError(f"{f.name}: expected a finite number, got {value!r:.100}")
+        elif f.type == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{f.name}: expected true or false, got {value!r:.100}")
+        elif f.type == "str" and not isinstance(value, str):
+            raise ValueError(f"{f.name}: expected a string, got {value!r:.100}")
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{name}: expected an integer from {low} to {high}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -76,8 +116,7 @@ class ModelConfig:
     motion_masks: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
-        object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
+        _check_types(self)
         if not self.filters:
             raise ValueError("filters: expected at least one ConvLSTM layer, got none")
         if len(self.filters) != len(self.kernel_sizes):
@@ -87,19 +126,23 @@ class ModelConfig:
             )
         if any(f < 1 for f in self.filters):
             raise ValueError(f"filters: expected positive integers, got {self.filters}")
-        if any(k < 1 or k % 2 == 0 for k in (*self.kernel_sizes, self.head_kernel_size)):
+        if any(f > MAX_FILTERS for f in self.filters):
             raise ValueError(
-                "kernel sizes: expected odd positive integers (for 'same' padding), "
-                f"got {self.kernel_sizes} and head {self.head_kernel_size}"
+                f"filters: expected at most {MAX_FILTERS} per layer, got {self.filters}"
+            )
+        kernels = (*self.kernel_sizes, self.head_kernel_size)
+        if any(k < 1 or k % 2 == 0 or k > MAX_KERNEL for k in kernels):
+            raise ValueError(
+                f"kernel sizes: expected odd integers from 1 to {MAX_KERNEL} (for 'same' "
+                f"padding), got {self.kernel_sizes} and head {self.head_kernel_size}"
             )
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("norm", self.norm, NORMS)
         _check_choice("head", self.head, HEADS)
-        if self.patch_size < 1:
-            raise ValueError(f"patch_size: expected an integer >= 1, got {self.patch_size}")
-        if self.channels < 1:
-            raise ValueError(f"channels: expected an integer >= 1, got {self.channels}")
-        if self.motion_kernel < 0 or (self.motion_kernel and self.motion_kernel % 2 == 0):
+        _check_range("patch_size", self.patch_size, 1, 16)
+        _check_range("channels", self.channels, 1, MAX_CHANNELS)
+        motion = self.motion_kernel
+        if not 0 <= motion <= MAX_KERNEL or (motion and motion % 2 == 0):
             raise ValueError(
                 "motion_kernel: expected 0 (predict pixels) or an odd kernel size, "
                 f"got {self.motion_kernel}"
@@ -209,6 +252,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check_choice("loss", self.loss, LOSSES)
         if self.finish_from < 0:
             raise ValueError(f"finish_from: expected an epoch >= 1 or 0, got {self.finish_from}")
@@ -221,17 +265,35 @@ class TrainConfig:
             )
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        for name in ("epochs", "batch_size", "num_train", "num_val"):
+        _check_choice("digits", self.digits, DIGIT_SOURCES)
+        for name in ("num_train", "num_val"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if self.image_size < 28:
+        _check_range("epochs", self.epochs, 1, MAX_EPOCHS)
+        _check_range("batch_size", self.batch_size, 1, MAX_BATCH)
+        _check_range("seed", self.seed, 0, MAX_SEED)
+        _check_range("image_size", self.image_size, 28, MAX_IMAGE_SIZE)
+        _check_range("num_frames", self.num_frames, 2, MAX_FRAMES)
+        data_bytes = (self.num_train + self.num_val) * self.num_frames * self.image_size**2 * 4
+        if data_bytes > MAX_DATA_BYTES:
             raise ValueError(
-                f"image_size: expected at least 28 (the digit size), got {self.image_size}"
+                f"num_train, num_val, num_frames, image_size: the sequences would take "
+                f"{data_bytes / 2**30:.1f} GiB, expected at most {MAX_DATA_BYTES / 2**30:.0f} GiB"
             )
-        if self.num_frames < 2:
-            raise ValueError(f"num_frames: expected at least 2, got {self.num_frames}")
+        for name in ("lr_patience", "sampling_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if self.early_stopping_patience < 1:
+            raise ValueError(
+                "early_stopping_patience: expected an integer >= 1 (epochs without improvement "
+                f"before stopping), got {self.early_stopping_patience}"
+            )
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ValueError(f"lr_factor: expected a factor in (0, 1), got {self.lr_factor}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay: expected >= 0, got {self.weight_decay}")
         if self.sampling_steps and not 1 <= self.context_frames <= self.num_frames - 2:
             raise ValueError(
                 f"context_frames: expected 1 to {self.num_frames - 2} (num_frames - 2) so that "
@@ -257,6 +319,13 @@ class Config:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.train.image_size % self.model.patch_size:
+            raise ValueError(
+                f"image_size: expected a multiple of patch_size {self.model.patch_size}, "
+                f"got {self.train.image_size}"
+            )
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (tuples become lists)."""
@@ -370,34 +439,28 @@ PRESETS: dict[str, Config] = {
 }
 
 
-def check_schedule(path: str | Path, saved: Config, config: Config) -> None:
-    """A run resumes with the losses, the learning-rate schedule (a cosine one: with its number
-    of epochs too) and the weight average it started with."""
-    was, now = saved.train, config.train
-    if _loss_plan(was) != _loss_plan(now):
+def check_resume(path: str | Path, saved: Config, config: Config, done: int) -> None:
+    """Refuse to continue the run at ``path`` (``saved``, ``done`` epochs trained) with a
+    ``config`` that differs in any setting but ``epochs``; ``epochs`` may change unless the
+    learning rate follows a cosine over the run's length, and never below ``done``."""
+    was, now = _flat(saved), _flat(config)
+    changed = [f"{key} {was[key]!r} -> {now[key]!r}" for key in was if was[key] != now[key]]
+    epochs = saved.train.epochs, config.train.epochs
+    if epochs[0] != epochs[1] and saved.train.lr_schedule != "cosine" and epochs[1] >= done:
+        changed.remove(f"train.epochs {epochs[0]!r} -> {epochs[1]!r}")
+    if changed:
         raise ValueError(
-            f"resume: {path} was trained with {_loss_plan(was)}, expected the config's "
-            f"{_loss_plan(now)} (the losses are fixed by the settings the run started with)"
-        )
-    if was.ema_decay != now.ema_decay:
-        raise ValueError(
-            f"resume: {path} was trained with ema_decay {was.ema_decay}, expected the config's "
-            f"{now.ema_decay} (a weight average cannot start or stop half way)"
-        )
-    if was.lr_schedule != now.lr_schedule or (
-        now.lr_schedule == "cosine" and was.epochs != now.epochs
-    ):
-        raise ValueError(
-            f"resume: {path} was trained with lr_schedule {was.lr_schedule!r} over {was.epochs} "
-            f"epochs, expected the config's {now.lr_schedule!r} over {now.epochs} (a cosine "
-            "schedule is fixed by the epochs the run started with)"
+            f"resume: {path} was trained with other settings ({'; '.join(changed)}); a run "
+            "continues only with the settings it started with (only epochs may change: not "
+            f"below the {done} trained, and not with lr_schedule 'cosine')"
         )
 
 
-def _loss_plan(t: TrainConfig) -> str:
-    if not t.finish_from:
-        return f"loss {t.loss!r}"
-    return f"loss {t.loss!r}, then {t.finish_loss!r} from epoch {t.finish_from}"
+def _flat(config: Config) -> dict[str, object]:
+    """``{"model.filters": [...], "train.epochs": ..., ...}``."""
+    return {
+        f"{part}.{key}": value for part, d in config.to_dict().items() for key, value in d.items()
+    }
 
 
 def load_config(name_or_path: str | Path) -> Config:
@@ -409,8 +472,13 @@ def load_config(name_or_path: str | Path) -> Config:
         raise ValueError(
             f"config: expected a preset ({', '.join(PRESETS)}) or a JSON file, got {name_or_path!r}"
         )
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"config: {path} is {path.stat().st_size} bytes, expected a JSON config")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"config: {path} is not valid JSON ({err})") from None
-    return Config.from_dict(data)
+    except (ValueError, RecursionError) as err:  # bad JSON or UTF-8; nesting too deep
+        raise ValueError(f"config: {path} is not valid JSON ({type(err).__name__})") from None
+    try:
+        return Config.from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"config {path}: {err}") from None

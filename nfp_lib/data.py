@@ -15,19 +15,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nfp_lib.config import TrainConfig
+from nfp_lib.config import DIGIT_SOURCES, Config, TrainConfig
 from nfp_lib.fileio import atomic_path
-from nfp_lib.validation import check_positive_int, check_video
+from nfp_lib.validation import check_positive_int, check_video, describe_error
 
 MOVING_MNIST_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
 MOVING_MNIST_MD5 = "be083ec986bfe91a449d63653c411eb2"
+MAX_CLIP_BYTES = 2**31  # a clip larger than this is refused before it is read
+MAX_DATASET_BYTES = 2**34  # and a Moving MNIST file (the official one: 819 MB)
 MOVING_MNIST_BYTES = 819_200_096  # shape (20, 10000, 64, 64) uint8, time first
 MOVING_MNIST_FILE = "mnist_test_seq.npy"
 
 DIGIT_SIZE = 28
 SPEED_RANGE = (2.0, 5.0)  # pixels per frame
 _CHUNK_FRAMES = 4096  # frames pasted per step, to keep temporaries small
-DIGIT_SOURCES = ("sklearn", "mnist")
 
 # sklearn digits: 8x8 -> bicubic 20x20 (MNIST's digit box) centred in 28x28, then the
 # contrast ramp below. It gives a mean intensity of 0.13 and ~20% ink pixels, as in MNIST.
@@ -230,10 +231,11 @@ def load_moving_mnist(
                 f"{path}: expected MD5 {md5}, got {got} (truncated or corrupted file? delete it "
                 "and download again, or pass md5=None for your own file)"
             )
+    _npy_header(path, MAX_DATASET_BYTES)
     try:
         raw = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise ValueError(f"{path}: not a readable .npy file ({err})") from err
+        raise ValueError(f"{path}: not a readable .npy file ({describe_error(err)})") from err
     if raw.dtype != np.uint8 or raw.ndim != 4:
         raise ValueError(
             f"{path}: expected uint8 frames (T, N, H, W), time first, got dtype {raw.dtype} "
@@ -274,17 +276,11 @@ def load_video(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        clip = np.load(path, allow_pickle=False)
-    elif suffix == ".gif":
-        import imageio.v3 as iio
-
-        clip = np.asarray(iio.imread(path, index=None))
-        if clip.ndim == 4:  # (T, H, W, RGB[A]) -> luminance
-            clip = clip[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-            clip = np.clip(np.rint(clip), 0, 255).astype(np.uint8)
-    else:
+    if suffix not in (".npy", ".gif"):
         raise ValueError(f"{path}: expected a .npy or .gif file, got suffix {suffix!r}")
+    if not path.is_file():
+        raise ValueError(f"{path}: expected a {suffix} file, got " + _what_is(path))
+    clip = _read_npy(path) if suffix == ".npy" else _read_gif(path)
     if clip.ndim == 3:
         clip = clip[..., None]
     if clip.ndim == 4:
@@ -298,6 +294,74 @@ def load_video(path: str | Path) -> np.ndarray:
         clip = clip.astype(np.float32) / 255.0
     clip = check_video(clip, str(path), channels=1)
     return clip.astype(np.float32, copy=False)
+
+
+def _what_is(path: Path) -> str:
+    if path.is_dir():
+        return "a directory"
+    return "not a regular file" if path.exists() else "no such file"
+
+
+def _npy_header(path: Path, max_bytes: int) -> np.dtype:
+    """The dtype a ``.npy`` file declares, its header read and checked (at most ``max_bytes`` of
+    data, all of them in the file) before any data is read."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = read_header(f)
+            data_start = f.tell()
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({describe_error(err)})") from None
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size > max_bytes:
+        raise ValueError(
+            f"{path}: its header declares {size / 2**30:.1f} GiB of shape {shape}, expected at "
+            f"most {max_bytes / 2**30:.0f} GiB"
+        )
+    if path.stat().st_size < data_start + size:
+        raise ValueError(
+            f"{path}: truncated: {path.stat().st_size - data_start} of {size} data bytes"
+        )
+    return dtype
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` array of numbers, its header checked before anything large is read."""
+    dtype = _npy_header(path, MAX_CLIP_BYTES)
+    if dtype.kind not in "uif":
+        raise ValueError(f"{path}: expected uint8 or float frames, got dtype {dtype}")
+    return np.load(path, allow_pickle=False)
+
+
+def _read_gif(path: Path) -> np.ndarray:
+    """Every frame of a GIF as uint8 grayscale ``(T, H, W)``; its size is checked first."""
+    import imageio.v3 as iio
+
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic not in (b"GIF87a", b"GIF89a"):
+        raise ValueError(f"{path}: not a GIF file (it starts with {magic!r})")
+    try:
+        with Image.open(path) as image:
+            frames, (width, height) = getattr(image, "n_frames", 1), image.size
+        if frames * width * height * 4 > MAX_CLIP_BYTES:  # decoded as RGBA
+            raise ValueError(
+                f"{frames} frames of {width}x{height} pixels, expected at most "
+                f"{MAX_CLIP_BYTES / 2**30:.0f} GiB of them"
+            )
+        clip = np.asarray(iio.imread(path, index=None))
+    except Exception as err:  # Pillow raises many kinds for a damaged file
+        raise ValueError(f"{path}: not a readable GIF ({describe_error(err)})") from None
+    if clip.ndim == 4:  # (T, H, W, RGB[A]) -> luminance
+        clip = clip[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        clip = np.clip(np.rint(clip), 0, 255).astype(np.uint8)
+    return clip
 
 
 def split_sequences(
@@ -355,6 +419,21 @@ def split_context(
             f"{total - context} remain to predict, got horizon {horizon}"
         )
     return video[:, :context], video[:, context : context + horizon]
+
+
+def check_training_data(video: np.ndarray | None, name: str, config: Config) -> np.ndarray | None:
+    """Videos given to either backend's ``fit`` as float32, checked the same way for both:
+    ``config``'s channels and ``image_size`` frames, at least 2 of them; None stays None."""
+    if video is None:
+        return None
+    video = check_video(video, name, channels=config.model.channels, min_frames=2)
+    size = config.train.image_size
+    if video.shape[2:4] != (size, size):
+        raise ValueError(
+            f"{name}: expected {size}x{size} frames (train.image_size), "
+            f"got {video.shape[2]}x{video.shape[3]}"
+        )
+    return video.astype(np.float32, copy=False)
 
 
 def training_sequences(config: TrainConfig, split: str, epoch: int = 1) -> np.ndarray:

@@ -14,15 +14,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``.
 
     On any error (or KeyboardInterrupt) the temporary file is removed and ``path`` is left as
-    it was. Writers that insist on a file suffix (``np.save``, Keras) get the same suffix.
+    it was; an ``OSError`` names ``path``, not the temporary file. Writers that insist on a file
+    suffix (``np.save``, Keras) get the same suffix.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix
+        )
+        os.close(fd)
+        tmp = Path(tmp_name)
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -31,8 +35,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             dir_fd = os.open(path.parent, os.O_RDONLY)
             os.fsync(dir_fd)
             os.close(dir_fd)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def _umask() -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -51,6 +54,35 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> No
         raise ValueError(
             f"{names[0]} and {names[1]}: expected equal shapes, got {a.shape} and {b.shape}"
         )
+
+
+def check_finite_weights(weights: Iterable[np.ndarray], name: str) -> None:
+    """Raise a ``ValueError`` naming ``name`` when any weight array holds NaN or infinity."""
+    if not all(np.isfinite(w).all() for w in weights):
+        raise ValueError(
+            f"{name}: expected finite weights, got NaN or inf (a damaged file, or a training "
+            "that diverged)"
+        )
+
+
+def progress_bar(total: int, shown: bool):
+    """A tqdm bar on stderr counting ``total`` predicted frames; only on a terminal, and only
+    when ``shown``."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", file=sys.stderr, disable=None if shown else True)
+
+
+def describe_error(err: BaseException) -> str:
+    """One line about ``err``: an OS error's reason, else the first sentence of its message."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    lines = str(err).strip().splitlines()
+    if not lines:
+        return type(err).__name__
+    end = lines[0].find(". ", 40)
+    line = lines[0][: end + 1] if end > 0 else lines[0]
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from nfp_lib import bench, torch_backend
 from nfp_lib.config import PRESETS
@@ -82,7 +83,17 @@ def test_stored_benchmarks_hold_every_case_they_ran(name):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"cases": ["nope"]}, "cases"), ({"device": "tpu"}, "device"), ({"batch": 0}, "batch")],
+    [
+        ({"cases": ["nope"]}, "cases"),
+        ({"device": "tpu"}, "device"),
+        ({"batch": 0}, "batch"),
+        ({"steps": 0}, "steps"),
+        pytest.param(
+            {"device": "cuda"},
+            "cuda is not available",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA"),
+        ),
+    ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,3 +1,4 @@
+import io
 import json
 import subprocess
 import sys
@@ -110,3 +111,24 @@ def test_pretrained_lists_shipped_names(capsys):
     out = capsys.readouterr().out
     for name in list_pretrained():
         assert name in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("checkpoint", ["torch", "laptop-keras"])
+def test_predict_counts_frames_on_a_terminal_only(checkpoint, torch_run, tmp_path, monkeypatch):
+    np.save(tmp_path / "clip.npy", np.zeros((3, 64, 64), np.float32))
+    model = str(torch_run) if checkpoint == "torch" else checkpoint
+    args = ["predict", "--checkpoint", model, "--input", str(tmp_path / "clip.npy")]
+    args += ["--frames", "12", "--npy", str(tmp_path / "p.npy")]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
+    assert "12/12" in terminal.getvalue()
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    assert main(args) == 0
+    assert pipe.getvalue() == ""

@@ -7,7 +7,7 @@ from nfp_lib.config import (
     Config,
     ModelConfig,
     TrainConfig,
-    check_schedule,
+    check_resume,
     load_config,
 )
 
@@ -100,12 +100,55 @@ def test_finish_loss_trains_the_last_epochs():
     assert [TrainConfig(epochs=2, loss="mse").loss_at(epoch) for epoch in (1, 2)] == ["mse"] * 2
 
 
-def test_a_run_resumes_with_the_losses_it_started_with():
+def test_a_run_resumes_only_with_the_settings_it_started_with():
     saved = Config(train=TrainConfig(epochs=5, finish_loss="l1", finish_from=4))
-    check_schedule("run", saved, saved.replace(train={"epochs": 8}))  # epochs may grow
-    for change in ({"loss": "mse"}, {"finish_loss": "mse"}, {"finish_from": 5}):
-        with pytest.raises(ValueError, match="trained with loss 'bce', then 'l1' from epoch 4"):
-            check_schedule("run", saved, saved.replace(train=change))
-    plain = Config(train=TrainConfig(epochs=5))
-    with pytest.raises(ValueError, match="loss 'bce', expected the config's loss 'l1'"):
-        check_schedule("run", plain, plain.replace(train={"loss": "l1"}))
+    check_resume("run", saved, saved.replace(train={"epochs": 8}), done=5)  # epochs may grow
+    check_resume("run", saved, saved.replace(train={"epochs": 3}), done=3)  # or shrink to done
+    with pytest.raises(ValueError, match=r"train.epochs 5 -> 2\)"):
+        check_resume("run", saved, saved.replace(train={"epochs": 2}), done=3)
+    changes = {"learning_rate": 0.01, "seed": 1, "num_train": 10, "image_size": 32, "loss": "mse"}
+    with pytest.raises(ValueError) as err:
+        check_resume("run", saved, saved.replace(train=changes, model={"norm": "none"}), done=1)
+    for key, value in changes.items():
+        assert f"train.{key} {getattr(saved.train, key)!r} -> {value!r}" in str(err.value)
+    assert "model.norm 'batch' -> 'none'" in str(err.value)
+    cosine = Config(train=TrainConfig(epochs=5, lr_schedule="cosine"))
+    with pytest.raises(ValueError, match="train.epochs 5 -> 6"):
+        check_resume("run", cosine, cosine.replace(train={"epochs": 6}), done=1)
+
+
+@pytest.mark.parametrize(
+    "part, key, value, match",
+    [
+        ("train", "epochs", "5", "epochs: expected an integer, got '5'"),
+        ("train", "epochs", 2.5, "epochs: expected an integer"),
+        ("train", "fresh_data", "no", "fresh_data: expected true or false, got 'no'"),
+        ("train", "mixed_precision", "false", "mixed_precision: expected true or false"),
+        ("train", "learning_rate", "0.1", "learning_rate: expected a finite number"),
+        ("train", "learning_rate", float("nan"), "learning_rate: expected a finite number"),
+        ("train", "early_stopping_patience", -1, "early_stopping_patience"),
+        ("train", "early_stopping_patience", 0, "early_stopping_patience"),
+        ("train", "lr_patience", -1, "lr_patience"),
+        ("train", "image_size", 100000, "image_size: expected an integer from 28 to 512"),
+        ("train", "num_train", 10**7, "GiB"),
+        ("train", "image_size", 30, "image_size: expected a multiple of patch_size 4, got 30"),
+        ("train", "digits", "emnist", "digits"),
+        ("train", "loss", None, "loss: expected a string"),
+        ("model", "channels", 1.5, "channels: expected an integer"),
+        ("model", "channels", True, "channels: expected an integer"),
+        ("model", "filters", [200000], "filters: expected at most 1024"),
+        ("model", "filters", 5, "filters: expected a list of integers"),
+        ("model", "filters", [8.5], "filters: expected a list of integers"),
+        ("model", "kernel_sizes", [99], "kernel sizes"),
+    ],
+)
+def test_settings_have_their_types_and_ranges(part, key, value, match):
+    data = PRESETS["tiny"].to_dict()
+    data[part][key] = value
+    with pytest.raises(ValueError, match=match):
+        Config.from_dict(data)
+
+
+def test_a_part_that_is_not_an_object_is_refused():
+    with pytest.raises(ValueError, match="ModelConfig: expected an object of settings, got None"):
+        Config.from_dict({"model": None})

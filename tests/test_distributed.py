@@ -27,8 +27,8 @@ CONFIG = Config(
 )
 
 
-def _launch(config: Config, out: Path) -> list[dict]:
-    """Train ``config`` with two processes; per rank its final weights, history and writes."""
+def _run_workers(config: Config, out: Path) -> tuple[int, str]:
+    """Train ``config`` into ``out`` with two processes; the launcher's exit code and stderr."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
     command += ["2", str(WORKER), json.dumps(config.to_dict()), str(out)]
     launcher = subprocess.Popen(
@@ -45,7 +45,13 @@ def _launch(config: Config, out: Path) -> list[dict]:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGKILL)
             launcher.communicate()
-    assert launcher.returncode == 0, stderr[-3000:]
+    return launcher.returncode, stderr
+
+
+def _launch(config: Config, out: Path) -> list[dict]:
+    """Train ``config`` with two processes; per rank its final weights, history and writes."""
+    code, stderr = _run_workers(config, out)
+    assert code == 0, stderr[-3000:]
     ranks = []
     for r in (0, 1):
         log = json.loads((out / f"rank{r}.json").read_text())
@@ -66,7 +72,8 @@ def test_ranks_end_identical_and_only_rank_0_writes(tmp_path):
         del rank["history"]["time"]
     assert ranks[0]["history"] == ranks[1]["history"]  # losses and metrics reduced over ranks
     assert ranks[0]["history"]["epoch"] == [1]
-    assert {"model.pt", "history.json", "config.json"} <= set(ranks[0]["writes"])
+    assert {"model.pt", "best.pt"} == set(ranks[0]["writes"])
+    assert {"model.pt", "history.json", "config.json"} <= {p.name for p in tmp_path.iterdir()}
     assert ranks[1]["writes"] == []
 
 
@@ -81,3 +88,10 @@ def test_two_ranks_of_4_step_like_one_process_with_batches_of_8(tmp_path):
         torch.testing.assert_close(ranks[0]["weights"][key], value, rtol=0, atol=1e-6, msg=key)
     assert abs(ranks[0]["history"]["loss"][0] - history["loss"][0]) < 1e-6
     assert abs(ranks[0]["history"]["val_loss"][0] - history["val_loss"][0]) < 1e-6
+
+
+def test_a_start_refused_by_rank_0_stops_every_rank(tmp_path):
+    _launch(CONFIG, tmp_path)
+    code, stderr = _run_workers(CONFIG, tmp_path)  # into the finished run, without resume
+    assert code != 0
+    assert "holds a run" in stderr and "rank 0 could not open the run folder" in stderr

@@ -34,3 +34,13 @@ def test_written_file_has_the_usual_permissions(tmp_path):
     plain.write_text("x")
     target = atomic_write_text(tmp_path / "atomic.txt", "x")
     assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_an_os_error_names_the_target_not_the_temporary_file(tmp_path):
+    def full_disk(tmp):
+        raise OSError(28, "No space left on device", str(tmp))
+
+    with pytest.raises(OSError) as err:
+        atomic_save(tmp_path / "out.npy", full_disk)
+    assert err.value.filename == str(tmp_path / "out.npy") and err.value.errno == 28
+    assert list(tmp_path.iterdir()) == []

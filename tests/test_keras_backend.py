@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -246,14 +247,14 @@ def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses
 
 def _stop_after_epoch_2_and_resume(monkeypatch, config: Config, out, data: dict) -> dict:
     """Train ``config`` into ``out``, interrupted once epoch 2 is saved, then resume it."""
-    save = keras_train.AtomicCheckpoint.on_epoch_end
+    save = keras_train.EpochCommit.on_epoch_end
 
     def stop_after_epoch_2(self, epoch, logs=None):
         save(self, epoch, logs)
         if epoch == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(keras_train.AtomicCheckpoint, "on_epoch_end", stop_after_epoch_2)
+    monkeypatch.setattr(keras_train.EpochCommit, "on_epoch_end", stop_after_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         kb.fit(config, out, **data)
     monkeypatch.undo()
@@ -327,29 +328,24 @@ def test_ema_validates_and_saves_the_average_and_resumes_exactly(
 def test_resume_continues_exactly_like_an_uninterrupted_run(trained, tmp_path):
     out, history = trained
     straight = kb.fit(tiny_config(epochs=3), tmp_path / "straight", progress=False)
-    resumed = tmp_path / "resumed"
-    resumed.mkdir()
-    for name in ("model.keras", "history.json"):
-        (resumed / name).write_bytes((out / name).read_bytes())
+    resumed = shutil.copytree(out, tmp_path / "resumed")
     again = kb.fit(tiny_config(epochs=3), resumed, resume=True, progress=False)
     assert again["epoch"] == [1, 2, 3]
     assert again["loss"][:2] == history["loss"]
     assert again["loss"] == straight["loss"] and again["val_loss"] == straight["val_loss"]
 
 
-def test_resume_restores_early_stopping_and_lr_plateau(trained, tmp_path):
-    out, history = trained
-    for name in ("model.keras", "history.json"):
-        (tmp_path / name).write_bytes((out / name).read_bytes())
+def test_resume_restores_early_stopping_and_lr_plateau(tmp_path):
+    config = tiny_config(early_stopping_patience=2, lr_patience=2, lr_factor=0.5)
+    history = kb.fit(config, tmp_path, progress=False)
     faked = {**history, "val_loss": [0.01, 0.5]}  # one epoch without improvement so far
-    (tmp_path / "history.json").write_text(json.dumps(faked))
-    config = tiny_config(epochs=6, early_stopping_patience=2, lr_patience=2, lr_factor=0.5)
-    again = kb.fit(config, tmp_path, resume=True, progress=False)
+    (tmp_path / "epochs" / "2" / "history.json").write_text(json.dumps(faked))
+    longer = config.replace(train={"epochs": 6})
+    again = kb.fit(longer, tmp_path, resume=True, progress=False)
     assert again["epoch"] == [1, 2, 3]  # the second epoch without improvement stops it
     model, _ = kb.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 5e-4)  # and halved the lr
-    config = config.replace(train={"early_stopping_patience": 1})
-    assert kb.fit(config, tmp_path, resume=True, progress=False)["epoch"] == [1, 2, 3]
+    assert kb.fit(longer, tmp_path, resume=True, progress=False)["epoch"] == [1, 2, 3]
 
 
 def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_path):
@@ -366,19 +362,17 @@ def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_pat
 def test_fit_errors(tmp_path):
     with pytest.raises(ValueError, match="torch backend only"):
         kb.fit(tiny_config(sampling_steps=10, context_frames=3), tmp_path, progress=False)
-    with pytest.raises(ValueError, match="model.keras"):
+    with pytest.raises(ValueError, match="expected a committed epoch"):
         kb.fit(tiny_config(), tmp_path / "empty", resume=True, progress=False)
     with pytest.raises(ValueError, match="train_data"):
         kb.fit(tiny_config(), tmp_path, train_data=video(size=16), progress=False)
 
 
 def test_resume_with_another_architecture_raises(trained, tmp_path):
-    out, _ = trained
-    for name in ("model.keras", "history.json", "config.json"):
-        (tmp_path / name).write_bytes((out / name).read_bytes())
+    copy = shutil.copytree(trained[0], tmp_path / "copy")
     other = tiny_config().replace(model={"filters": (5,)})
-    with pytest.raises(ValueError, match="resume"):
-        kb.fit(other, tmp_path, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"resume: .*model.filters \[4\] -> \[5\]"):
+        kb.fit(other, copy, resume=True, progress=False)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])

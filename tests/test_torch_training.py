@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,7 +215,9 @@ def test_finish_loss_trains_the_last_epochs_and_resumes_across_the_switch(
         return real(*args)
 
     monkeypatch.setattr(train_module, "_train_epoch", interrupt_epoch_3)
-    assert _fit(config, tmp_path / "resumed", **data)["epoch"] == [1, 2]
+    with pytest.raises(KeyboardInterrupt):
+        _fit(config, tmp_path / "resumed", **data)
+    assert load_checkpoint(tmp_path / "resumed" / "model.pt")[2]["epoch"] == 2
     monkeypatch.setattr(train_module, "_train_epoch", real)
     resumed = _fit(config, tmp_path / "resumed", resume=True, **data)
     _same_history(straight, resumed)
@@ -256,6 +259,8 @@ def test_bad_data_and_config_are_rejected(tmp_path):
         _fit(TINY, tmp_path, train_data=np.zeros((2, 4, 32, 32, 3), np.float32))
     with pytest.raises(ValueError, match="val_data: expected at least 2 frames"):
         _fit(TINY, tmp_path, val_data=np.zeros((2, 1, 32, 32, 1), np.float32))
+    with pytest.raises(ValueError, match="train_data: expected 32x32 frames"):  # as Keras says
+        _fit(TINY, tmp_path, train_data=np.zeros((2, 4, 64, 64, 1), np.float32))
     with pytest.raises(ValueError, match="Config"):
         _fit(TINY.model, tmp_path)
     leaky = TINY.replace(
@@ -363,14 +368,15 @@ def test_scheduled_sampling_always_shows_the_context_and_ends_free_running(tmp_p
 
 
 def test_resume_errors(run, tmp_path):
-    with pytest.raises(ValueError, match="expected a checkpoint at"):
-        _fit(TINY, tmp_path, resume=True)
+    with pytest.raises(ValueError, match="expected a committed epoch"):
+        _fit(TINY, tmp_path / "empty", resume=True)
     other = TINY.replace(model={"filters": (4, 8)})
-    with pytest.raises(ValueError, match="holds the architecture"):
+    with pytest.raises(ValueError, match=r"model.filters \[4, 4\] -> \[4, 8\]"):
         _fit(other, run[0], resume=True)
-    (tmp_path / "model.pt").write_bytes((run[0] / "best.pt").read_bytes())
+    copy = shutil.copytree(run[0], tmp_path / "copy")
+    (copy / "epochs" / "2" / "model.pt").write_bytes((run[0] / "best.pt").read_bytes())
     with pytest.raises(ValueError, match="not a training checkpoint"):
-        _fit(TINY, tmp_path, resume=True)
+        _fit(TINY, copy, resume=True)
 
 
 def test_load_checkpoint_rejects_broken_and_foreign_files(run, tmp_path):
@@ -434,10 +440,10 @@ def test_a_failed_save_leaves_the_last_good_checkpoint(tmp_path, monkeypatch):
 # A training run in a child process, slowed by sleeping in every training forward so that a
 # signal reliably lands in the middle of an epoch (sleeping costs no CPU).
 CHILD = """
-import json, signal, sys, time
+import signal, sys, time
 import torch
-from nfp_lib.config import Config
-from nfp_lib.torch_backend import NextFramePredictor, fit
+from nfp_lib.cli import main
+from nfp_lib.torch_backend import NextFramePredictor
 
 # Ctrl-C raises KeyboardInterrupt, as in a terminal: a child inherits an ignored SIGINT from
 # its parent, and a test runner's worker may have set that.
@@ -451,15 +457,17 @@ def slow(self, *args, **kwargs):
     return forward(self, *args, **kwargs)
 
 NextFramePredictor.forward = slow
-fit(Config.from_dict(json.loads(sys.argv[1])), sys.argv[2], device="cpu", progress=False)
-print("fit returned")
+sys.exit(main(["train", "--config", sys.argv[1], "--out", sys.argv[2], "--device", "cpu",
+               "--no-progress"]))
 """
 SLOW = TINY.replace(train={"epochs": 3, "num_train": 160})  # 20 batches: about 1 s an epoch
 
 
 def _interrupt_second_epoch(out, sig) -> subprocess.CompletedProcess:
+    config = out.with_name("config.json")
+    config.write_text(json.dumps(SLOW.to_dict()))
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, json.dumps(SLOW.to_dict()), str(out)],
+        [sys.executable, "-c", CHILD, str(config), str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -493,10 +501,9 @@ def test_sigkill_mid_epoch_keeps_the_last_checkpoint_and_resume_finishes(tmp_pat
     _same_weights(_weights(out / "model.pt"), _weights(tmp_path / "reference" / "model.pt"))
 
 
-def test_ctrl_c_mid_epoch_stops_cleanly(tmp_path):
+def test_ctrl_c_mid_epoch_stops_with_one_line_and_exit_130(tmp_path):
     out = tmp_path / "interrupted"
     done = _interrupt_second_epoch(out, signal.SIGINT)
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr and "fit returned" in done.stdout
-    assert "interrupted during epoch 2" in done.stderr and "holds epoch 1" in done.stderr
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == f"nfp: interrupted; {out} holds epoch 1, continue it with --resume\n"
     assert load_checkpoint(out / "model.pt")[2]["epoch"] == 1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nfp_lib.validation import check_positive_int, check_same_shape, check_video
+from nfp_lib.validation import check_positive_int, check_same_shape, check_video, describe_error
 
 
 def test_accepts_valid_video_without_copy():
@@ -42,3 +42,13 @@ def test_same_shape_and_positive_int():
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(ValueError, match="n: expected an integer"):
             check_positive_int(bad, "n")
+
+
+def test_describe_error_is_one_short_line():
+    assert describe_error(OSError(28, "No space left on device", "f")) == "No space left on device"
+    long = ValueError(
+        "Requested a `Lambda` layer whose function is a Python lambda. This is risky.\nmore"
+    )
+    assert describe_error(long) == "Requested a `Lambda` layer whose function is a Python lambda."
+    assert describe_error(KeyError()) == "KeyError"
+    assert len(describe_error(RuntimeError("x" * 1000))) == 300

@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 from nfp_lib.keras_backend.model import image_size_of, model_config
-from nfp_lib.validation import check_positive_int, check_video
+from nfp_lib.validation import check_positive_int, check_video, progress_bar
 
 
 def predict_next(model: keras.Model, video: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -25,12 +25,17 @@ def predict_next(model: keras.Model, video: np.ndarray, batch_size: int = 32) ->
 
 
 def rollout(
-    model: keras.Model, context: np.ndarray, horizon: int, batch_size: int = 32
+    model: keras.Model,
+    context: np.ndarray,
+    horizon: int,
+    batch_size: int = 32,
+    progress: bool = False,
 ) -> np.ndarray:
     """Predict ``horizon`` frames after ``context`` (N, T, H, W, C), feeding predictions back.
 
     The context warms the ConvLSTM states once; each new frame then costs one step.
-    Returns ``(N, horizon, H, W, C)``.
+    Returns ``(N, horizon, H, W, C)``. ``progress`` counts the predicted frames on stderr (on a
+    terminal).
     """
     step = _Step(model)
     if not step.config.causal:
@@ -42,32 +47,42 @@ def rollout(
     horizon = check_positive_int(horizon, "horizon")
     batch_size = check_positive_int(batch_size, "batch_size")
     parts = []
-    for start in range(0, len(context), batch_size):
-        batch = context[start : start + batch_size]
-        states = [np.zeros((len(batch), *shape), np.float32) for shape in step.state_shapes]
-        for t in range(batch.shape[1]):
-            frame, *states = step.predict_on_batch([batch[:, t : t + 1], *states])
-        predicted = [frame]
-        for _ in range(horizon - 1):
-            frame, *states = step.predict_on_batch([frame, *states])
-            predicted.append(frame)
-        parts.append(np.concatenate(predicted, axis=1))
+    with progress_bar(len(context) * horizon, progress) as bar:
+        for start in range(0, len(context), batch_size):
+            batch = context[start : start + batch_size]
+            states = [np.zeros((len(batch), *shape), np.float32) for shape in step.state_shapes]
+            for t in range(batch.shape[1]):
+                frame, *states = step.predict_on_batch([batch[:, t : t + 1], *states])
+            predicted = [frame]
+            bar.update(len(batch))
+            for _ in range(horizon - 1):
+                frame, *states = step.predict_on_batch([frame, *states])
+                predicted.append(frame)
+                bar.update(len(batch))
+            parts.append(np.concatenate(predicted, axis=1))
     return np.concatenate(parts).astype(np.float32)
 
 
 def rollout_rerun(
-    model: keras.Model, context: np.ndarray, horizon: int, batch_size: int = 32
+    model: keras.Model,
+    context: np.ndarray,
+    horizon: int,
+    batch_size: int = 32,
+    progress: bool = False,
 ) -> np.ndarray:
     """The keras-io loop: re-run the whole sequence so far to get each next frame (O(T^2)).
 
-    Works for any model; for a causal one it equals :func:`rollout`, only slower.
+    Works for any model; for a causal one it equals :func:`rollout`, only slower. ``progress``
+    counts the predicted frames on stderr (on a terminal).
     """
     frames = _check_input(model, context, "context")
     horizon = check_positive_int(horizon, "horizon")
     batch_size = check_positive_int(batch_size, "batch_size")
-    for _ in range(horizon):
-        last = model.predict(frames, batch_size=batch_size, verbose=0)[:, -1:]
-        frames = np.concatenate([frames, last.astype(np.float32)], axis=1)
+    with progress_bar(len(frames) * horizon, progress) as bar:
+        for _ in range(horizon):
+            last = model.predict(frames, batch_size=batch_size, verbose=0)[:, -1:]
+            frames = np.concatenate([frames, last.astype(np.float32)], axis=1)
+            bar.update(len(frames))
     return frames[:, -horizon:]
 
 

@@ -1,9 +1,10 @@
 """Training a Keras model on generated Moving MNIST with Keras' own ``fit`` and callbacks.
 
 Every epoch a callback scores teacher-forced validation predictions (``val_loss``, ``val_mse``,
-``val_ssim``) and another one saves ``model.keras`` (optimizer state included) and
-``history.json`` atomically, so an interrupted run resumes exactly where it stopped. With
-``ema_decay`` a third keeps a moving average of the weights, which is validated and saved.
+``val_ssim``) and another one commits ``model.keras`` (optimizer state included) and
+``history.json`` together to the :class:`~nfp_lib.runs.RunFolder`, so an interrupted run
+resumes exactly where it stopped. With ``ema_decay`` a third keeps a moving average of the
+weights, which is validated and saved.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -18,13 +20,13 @@ import numpy as np
 from keras import ops
 
 from nfp_lib import metrics
-from nfp_lib.config import Config, check_schedule
-from nfp_lib.data import shift_frames, training_sequences
-from nfp_lib.fileio import atomic_save, atomic_write_text
+from nfp_lib.config import Config
+from nfp_lib.data import check_training_data, shift_frames, training_sequences
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
-from nfp_lib.keras_backend.model import build_model, canonical, model_config
+from nfp_lib.keras_backend.model import build_model, canonical, image_size_of, model_config
 from nfp_lib.keras_backend.rollout import predict_next
-from nfp_lib.validation import check_video
+from nfp_lib.runs import RunFolder
+from nfp_lib.validation import check_finite_weights, describe_error
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 MODEL_FILE, HISTORY_FILE, CONFIG_FILE = "model.keras", "history.json", "config.json"
@@ -38,33 +40,42 @@ def fit(
     progress: bool = True,
     train_data: np.ndarray | None = None,
     val_data: np.ndarray | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Train ``config``'s model, checkpointing to ``out_dir`` every epoch; returns the history.
 
     ``train_data`` / ``val_data``: videos ``(N, T, H, W, C)`` to use instead of generated ones.
-    ``resume=True`` loads ``out_dir/model.keras`` and ``history.json`` and goes on from the next
-    epoch. The history maps each of :data:`HISTORY_KEYS` to one value per epoch. Keras trains
-    in float32 here (``mixed_precision`` is honoured by the torch backend only). With a
-    ``finish_loss`` the model is compiled again, with the same optimizer, from ``finish_from`` on.
+    ``out_dir`` is a :class:`~nfp_lib.runs.RunFolder`: a folder holding a run is refused unless
+    ``resume`` or ``overwrite`` (move the old run aside) is given. ``resume=True`` loads the
+    committed epoch's ``model.keras`` and ``history.json`` and goes on from the next epoch;
+    every setting but ``epochs`` must match. Ctrl-C raises ``KeyboardInterrupt`` with the last
+    committed epoch kept. The history maps each of :data:`HISTORY_KEYS` to one value per epoch.
+    Keras trains in float32 here (``mixed_precision`` is honoured by the torch backend only).
+    With a ``finish_loss`` the model is compiled again, with the same optimizer, from
+    ``finish_from`` on.
     With ``ema_decay`` the saved ``model.keras`` holds the weight average and
     ``train_weights.npz`` beside it the weights that training goes on from.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
-    t = config.train
-    if t.sampling_steps > 0:
+    if config.train.sampling_steps > 0:
         raise ValueError(
             "sampling_steps: scheduled sampling is implemented by the torch backend only; "
-            f"expected 0 for Keras, got {t.sampling_steps}"
+            f"expected 0 for Keras, got {config.train.sampling_steps}"
         )
-    out = Path(out_dir)
-    keras.utils.set_random_seed(t.seed)
-    if train_data is not None:
-        train_data = _check_data(train_data, "train_data", config)
+    train_data = check_training_data(train_data, "train_data", config)
     val = _validation_video(config, val_data)
+    with RunFolder.open(out_dir, config, resume, overwrite) as run:
+        return _fit(config, run, progress, train_data, val)
+
+
+def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dict:
+    """:func:`fit` once the inputs are checked and the run folder is locked."""
+    t = config.train
+    keras.utils.set_random_seed(t.seed)
     average = None
-    if resume:
-        model, history, average = _resume(out, config)
+    if run.resume_dir:
+        model, history, average = _resume(run.resume_dir, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
         optimizer = _optimizer(config, _batches_per_epoch(config, train_data))
@@ -72,12 +83,11 @@ def fit(
         history = {key: [] for key in HISTORY_KEYS}
     if average is None and t.ema_decay:
         average = WeightAverage(model, t.ema_decay)
-    atomic_write_text(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
     for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
         done = len(history["epoch"])
         val_losses = history["val_loss"][first:]  # this loss's record
-        stopped = _epochs_since_best(val_losses) >= max(t.early_stopping_patience, 1)
+        stopped = _epochs_since_best(val_losses) >= t.early_stopping_patience
         if stopped:  # that run had stopped early
             return history
         if done >= end:  # this part is done (or empty)
@@ -85,12 +95,12 @@ def fit(
         if model.loss != KERAS_LOSSES[loss]:
             model.compile(optimizer=model.optimizer, loss=KERAS_LOSSES[loss])
         epochs = (first, end)
-        if not _fit_epochs(model, config, train_data, val, history, out, epochs, average, progress):
+        if not _fit_epochs(model, config, train_data, val, history, run, epochs, average, progress):
             break
     return history
 
 
-def _fit_epochs(model, config, train_data, val, history, out, epochs, average, progress) -> bool:
+def _fit_epochs(model, config, train_data, val, history, run, epochs, average, progress) -> bool:
     """``model.fit`` from the next epoch up to ``epochs = (first, end)``'s end, where ``first``
     is the first epoch trained with the current loss; False when early stopping ended it.
 
@@ -113,7 +123,7 @@ def _fit_epochs(model, config, train_data, val, history, out, epochs, average, p
         stopping,
         *([plateau] if plateau else []),
         _RestorePlateaus(stopping, plateau, history["val_loss"][first:]),
-        AtomicCheckpoint(out, history, average),
+        EpochCommit(run, history, average),
         *([average.swap_back] if average else []),
     ]
     train = _EpochData(config, train_data, first_epoch=done)
@@ -132,20 +142,35 @@ def _fit_epochs(model, config, train_data, val, history, out, epochs, average, p
 def load_model(path: str | Path) -> tuple[keras.Model, Config]:
     """A ``.keras`` file saved by :func:`fit` (or by Keras) and its :class:`Config`.
 
-    The config comes from ``config.json`` beside the file when there is one, else it is read
-    from the layers with default training settings. Loads with ``safe_mode=True``.
+    The config comes from ``config.json`` beside the file when there is one (it must describe
+    the model in the file), else it is read from the layers with default training settings.
+    Loads with ``safe_mode=True``; non-finite weights are refused.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model: no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"model: {path} is not a Keras archive (a truncated or foreign file?)")
     try:
         model = keras.models.load_model(path, safe_mode=True)
-    except Exception as err:  # Keras raises many kinds for a damaged archive
-        raise ValueError(f"model: {path} is not a readable Keras model ({err})") from None
+        found = model_config(model)
+    except Exception as err:  # Keras raises many kinds, on many lines, for a damaged archive
+        reason = describe_error(err)
+        raise ValueError(f"model: {path} is not a readable Keras model ({reason})") from None
+    check_finite_weights(model.get_weights(), f"model {path}")
     sidecar = path.parent / CONFIG_FILE
-    if sidecar.is_file():
-        return model, Config.from_dict(json.loads(sidecar.read_text()))
-    return model, Config(model=model_config(model))
+    if not sidecar.is_file():
+        return model, Config(model=found)
+    try:
+        config = Config.from_dict(json.loads(sidecar.read_text()))
+    except (ValueError, TypeError) as err:  # a JSONDecodeError is a ValueError
+        raise ValueError(f"model: {sidecar} is not a valid config ({err})") from None
+    if canonical(config.model) != found or config.train.image_size != image_size_of(model):
+        raise ValueError(
+            f"model: {sidecar} describes {config.model} for {config.train.image_size}-pixel "
+            f"frames, but {path} holds {found} for {image_size_of(model)}-pixel frames"
+        )
+    return model, config
 
 
 class ValidationMetrics(keras.callbacks.Callback):
@@ -203,7 +228,7 @@ class WeightAverage(keras.callbacks.Callback):
     def save(self, path: Path) -> None:
         """Write the weights :attr:`average` holds and the update count to ``path`` (``.npz``)."""
         arrays = {f"w{i}": ops.convert_to_numpy(a) for i, a in enumerate(self.average)}
-        atomic_save(path, lambda tmp: np.savez(tmp, updates=self.updates, **arrays))
+        np.savez(path, updates=self.updates, **arrays)
 
     def restore(self, model: keras.Model, path: Path) -> None:
         """Resume from :meth:`save`'s file, written while swapped: ``model`` holds the average
@@ -219,13 +244,14 @@ def _copies(variables) -> list:
     return [ops.copy(ops.stop_gradient(v.value)) for v in variables]
 
 
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """Appends each epoch to ``history`` and saves the model and the history atomically; with a
-    :class:`WeightAverage` (swapped in: the model holds the average) also the training weights."""
+class EpochCommit(keras.callbacks.Callback):
+    """Appends each epoch to ``history`` and commits the model and the history to the run folder
+    together; with a :class:`WeightAverage` (swapped in: the model holds the average) also the
+    training weights."""
 
-    def __init__(self, out_dir: Path, history: dict, average: WeightAverage | None = None):
+    def __init__(self, run: RunFolder, history: dict, average: WeightAverage | None = None):
         super().__init__()
-        self.out_dir, self.history, self.average = out_dir, history, average
+        self.run, self.history, self.average = run, history, average
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
@@ -244,10 +270,13 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         }
         for key in HISTORY_KEYS:
             self.history[key].append(row[key])
+        self.run.commit_epoch(epoch + 1, self._write)
+
+    def _write(self, folder: Path) -> None:
         if self.average:
-            self.average.save(self.out_dir / TRAIN_WEIGHTS_FILE)
-        atomic_save(self.out_dir / MODEL_FILE, self.model.save)
-        atomic_write_text(self.out_dir / HISTORY_FILE, json.dumps(self.history, indent=2) + "\n")
+            self.average.save(folder / TRAIN_WEIGHTS_FILE)
+        self.model.save(folder / MODEL_FILE)
+        (folder / HISTORY_FILE).write_text(json.dumps(self.history, indent=2) + "\n")
 
 
 class _RestorePlateaus(keras.callbacks.Callback):
@@ -310,18 +339,7 @@ class _EpochData(keras.utils.PyDataset):
 def _validation_video(config: Config, video: np.ndarray | None) -> np.ndarray:
     if video is None:
         return training_sequences(config.train, "val")
-    return _check_data(video, "val_data", config)
-
-
-def _check_data(video: np.ndarray, name: str, config: Config) -> np.ndarray:
-    video = check_video(video, name, channels=config.model.channels, min_frames=2)
-    size = config.train.image_size
-    if video.shape[2:4] != (size, size):
-        raise ValueError(
-            f"{name}: expected {size}x{size} frames (train.image_size), "
-            f"got {video.shape[2]}x{video.shape[3]}"
-        )
-    return video.astype(np.float32, copy=False)
+    return check_training_data(video, "val_data", config)
 
 
 def _batches_per_epoch(config: Config, video: np.ndarray | None) -> int:
@@ -349,23 +367,27 @@ def _epochs_since_best(val_losses: list[float]) -> int:
 
 
 def _resume(out: Path, config: Config) -> tuple[keras.Model, dict, WeightAverage | None]:
+    """The model, history and weight average of the committed epoch in ``out`` (whose config
+    the run folder has checked)."""
     if not (out / MODEL_FILE).is_file() or not (out / HISTORY_FILE).is_file():
         raise ValueError(
             f"resume: expected {MODEL_FILE} and {HISTORY_FILE} in {out}, found "
-            f"{sorted(p.name for p in out.iterdir()) if out.is_dir() else 'no such directory'}"
+            f"{sorted(p.name for p in out.iterdir())}"
         )
-    model, saved = load_model(out / MODEL_FILE)
-    check_schedule(out / MODEL_FILE, saved, config)
+    model, _ = load_model(out / MODEL_FILE)
     if model_config(model) != canonical(config.model):
         raise ValueError(
             f"resume: the model in {out} is {model_config(model)}, "
             f"but the config asks for {config.model}"
         )
-    history = json.loads((out / HISTORY_FILE).read_text())
-    if set(history) != set(HISTORY_KEYS):
+    try:
+        history = json.loads((out / HISTORY_FILE).read_text())
+    except ValueError as err:  # bad JSON or UTF-8
+        raise ValueError(f"resume: {out / HISTORY_FILE} is not valid JSON ({err})") from None
+    if not isinstance(history, dict) or set(history) != set(HISTORY_KEYS):
         raise ValueError(
             f"resume: expected history keys {HISTORY_KEYS} in {out / HISTORY_FILE}, "
-            f"got {sorted(history)}"
+            f"got {sorted(history) if isinstance(history, dict) else type(history).__name__}"
         )
     if not config.train.ema_decay:
         return model, history, None

@@ -16,6 +16,7 @@ from torch import nn
 from nfp_lib.config import Config
 from nfp_lib.fileio import atomic_save
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
+from nfp_lib.validation import check_finite_weights
 
 CHECKPOINT_FORMAT = "nfp-torch-1"
 
@@ -94,4 +95,6 @@ def load_weights(model: nn.Module, state_dict: object, name: str = "state_dict")
             f"{name}: weights from another architecture: {'; '.join(sorted(problems)[:6])}"
             + (f" (and {len(problems) - 6} more)" if len(problems) > 6 else "")
         )
+    floats = (v.detach().float().numpy() for v in state_dict.values() if v.is_floating_point())
+    check_finite_weights(floats, name)
     model.load_state_dict(state_dict)

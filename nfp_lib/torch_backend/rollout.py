@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from nfp_lib.torch_backend.model import NextFramePredictor, model_config
-from nfp_lib.validation import check_positive_int, check_video
+from nfp_lib.validation import check_positive_int, check_video, progress_bar
 
 
 def to_tensor(video: np.ndarray, device: str | torch.device | None = None) -> torch.Tensor:
@@ -54,12 +54,14 @@ def rollout(
     horizon: int,
     batch_size: int = 32,
     device: str | torch.device | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Continue each clip by ``horizon`` frames fed back one by one: ``(N, horizon, H, W, C)``.
 
     The recurrent state is warmed on the ``context`` frames once, then each predicted frame is
     fed in as the next input with the state carried along, so the cost is O(context + horizon).
     Needs a causal model (``head="conv2d"``); for the conv3d head use :func:`rollout_rerun`.
+    ``progress`` counts the predicted frames on stderr (on a terminal).
     """
     if not model_config(model).causal:
         raise ValueError(
@@ -73,12 +75,14 @@ def rollout(
     def roll(x: torch.Tensor) -> torch.Tensor:
         preds, state = model(x, return_state=True)
         frames = [preds[:, -1]]
+        bar.update(len(x))
         for _ in range(horizon - 1):
             frame, state = model.step(frames[-1], state)
             frames.append(frame)
+            bar.update(len(x))
         return torch.stack(frames, dim=1)
 
-    with _inference(model, device) as dev:
+    with _inference(model, device) as dev, progress_bar(len(context) * horizon, progress) as bar:
         return _batched(context, batch_size, dev, roll)
 
 
@@ -88,12 +92,14 @@ def rollout_rerun(
     horizon: int,
     batch_size: int = 32,
     device: str | torch.device | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Continue each clip by ``horizon`` frames the keras-io way: ``(N, horizon, H, W, C)``.
 
     For every new frame the whole sequence so far (context plus predictions) is run from the
     start and the last output appended: O((context + horizon)^2) frame steps. Works for any
-    head; for a causal model it gives what :func:`rollout` gives, only slower.
+    head; for a causal model it gives what :func:`rollout` gives, only slower. ``progress``
+    counts the predicted frames on stderr (on a terminal).
     """
     context = _check(model, context, "context")
     horizon = check_positive_int(horizon, "horizon")
@@ -102,9 +108,10 @@ def rollout_rerun(
         seq = x
         for _ in range(horizon):
             seq = torch.cat([seq, model(seq)[:, -1:]], dim=1)
+            bar.update(len(x))
         return seq[:, x.shape[1] :]
 
-    with _inference(model, device) as dev:
+    with _inference(model, device) as dev, progress_bar(len(context) * horizon, progress) as bar:
         return _batched(context, batch_size, dev, roll)
 
 

@@ -3,14 +3,16 @@
 One function, :func:`fit`: seeded data and weights, Adam(W), BCE, MSE, L1 or SSIM on next-frame
 targets (optionally another loss for the last epochs), learning-rate reduction on plateaus or a
 cosine schedule, early stopping on the validation loss, optional scheduled sampling, a
-checkpoint every epoch (atomic, so a crash never leaves a broken file) and ``resume=True`` to
-continue exactly where it stopped. It uses bf16 autocast where the device computes bf16
-natively (CUDA, or a CPU with AVX512-BF16 or AMX) and, on CUDA, channels-last convolutions;
-launched by ``torchrun`` with several processes it trains data-parallel (DDP).
+checkpoint every epoch (committed whole through :class:`~nfp_lib.runs.RunFolder`, so a crash
+never leaves a broken or mixed one) and ``resume=True`` to continue exactly where it stopped.
+It uses bf16 autocast where the device computes bf16 natively (CUDA, or a CPU with AVX512-BF16
+or AMX) and, on CUDA, channels-last convolutions; launched by ``torchrun`` with several
+processes it trains data-parallel (DDP).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -27,15 +29,14 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from nfp_lib import metrics
-from nfp_lib.config import Config, check_schedule
-from nfp_lib.data import training_sequences
-from nfp_lib.fileio import atomic_write_text
+from nfp_lib.config import Config
+from nfp_lib.data import check_training_data, training_sequences
+from nfp_lib.runs import RunFolder, latest_dir
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.fast import channels_last_
 from nfp_lib.torch_backend.losses import LOSSES
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
 from nfp_lib.torch_backend.rollout import to_numpy
-from nfp_lib.validation import check_video
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch_rng")
@@ -121,20 +122,23 @@ def fit(
     progress: bool = True,
     train_data: np.ndarray | None = None,
     val_data: np.ndarray | None = None,
+    overwrite: bool = False,
 ) -> dict[str, list]:
     """Train ``config``'s model; returns the history (one list per key of ``HISTORY_KEYS``).
 
-    ``out_dir`` receives ``config.json``, ``history.json``, ``model.pt`` (the full training
-    state, rewritten atomically after every epoch) and ``best.pt`` (the weights with the lowest
-    validation loss). ``resume=True`` continues from ``out_dir/model.pt`` with the same
+    ``out_dir`` is a :class:`~nfp_lib.runs.RunFolder`: every epoch commits ``history.json``,
+    ``model.pt`` (the full training state) and ``best.pt`` (the weights with the lowest
+    validation loss) together. ``resume=True`` continues from the committed epoch with the same
     optimizer, schedule, history and random state, so an interrupted run ends as an
-    uninterrupted one would; the architecture must match, ``epochs`` may grow.
+    uninterrupted one would; every setting but ``epochs`` must match. A folder holding a run is
+    refused unless ``resume`` or ``overwrite`` (move the old run aside) is given.
 
     Data: ``train_data`` / ``val_data`` (N, T, H, W, C) when given, else Moving MNIST generated
     from ``config.train`` (seeded; new training sequences every epoch with ``fresh_data``).
-    ``device`` defaults to CUDA when present. Ctrl-C stops cleanly between checkpoints. Under
-    ``torchrun`` with ``WORLD_SIZE > 1`` every process trains on its shard of each epoch with
-    ``batch_size`` sequences per step and only rank 0 writes files or shows progress.
+    ``device`` defaults to CUDA when present. Ctrl-C raises ``KeyboardInterrupt`` with the last
+    committed epoch kept. Under ``torchrun`` with ``WORLD_SIZE > 1`` every process trains on its
+    shard of each epoch with ``batch_size`` sequences per step and only rank 0 writes files or
+    shows progress.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
@@ -144,17 +148,42 @@ def fit(
             "needs a causal head='conv2d' model, got head='conv3d'"
         )
     out_dir = Path(out_dir)
-    train_data = _check_data(train_data, "train_data", config)
-    val_data = _check_data(val_data, "val_data", config)
+    train_data = check_training_data(train_data, "train_data", config)
+    val_data = check_training_data(val_data, "val_data", config)
     device, rank, world, owns_group = _start(device)
+    run = None
     try:
-        return _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, world)
+        run = _open_run(out_dir, config, resume, overwrite, device, rank, world)
+        return _fit(
+            config, out_dir, resume, device, progress, train_data, val_data, rank, world, run
+        )
     finally:
+        if run:
+            run.close()
         if owns_group:
             dist.destroy_process_group()
 
 
-def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, world):
+def _open_run(out_dir, config, resume, overwrite, device, rank, world) -> RunFolder | None:
+    """Rank 0 opens (and alone writes) the run folder; under ``torchrun`` every rank learns
+    whether it could, so that a refused start stops them all."""
+    run, refused = None, None
+    if rank == 0:
+        try:
+            run = RunFolder.open(out_dir, config, resume, overwrite)
+        except ValueError as err:
+            refused = err
+    if world > 1:
+        opened = torch.tensor([refused is None], dtype=torch.int32, device=device)
+        dist.broadcast(opened, 0)
+        if not opened.item() and rank > 0:
+            raise ValueError(f"--out {out_dir}: rank 0 could not open the run folder")
+    if refused:
+        raise refused
+    return run
+
+
+def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, world, run):
     """:func:`fit` once the inputs are checked and this process knows its device and rank."""
     tc = config.train
     cuda = device.type == "cuda"
@@ -177,17 +206,16 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         "best_val_loss": math.inf,
         "bad_epochs": 0,
     }
-    if resume:
-        state = _resume(out_dir / "model.pt", config, model, optimizer, scheduler, average)
+    saved = run.resume_dir if run else latest_dir(out_dir) if resume else None
+    if saved:
+        state = _resume(saved / "model.pt", model, optimizer, scheduler, average)
     net = _Net(model)
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
     if val_data is None:
         val_data = training_sequences(tc, "val")
-    if rank == 0:
-        atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
 
-    history, saved_epoch, video = state["history"], state["epoch"], train_data
+    history, video = state["history"], train_data
     for epoch in range(state["epoch"] + 1, tc.epochs + 1):
         if state["bad_epochs"] >= tc.early_stopping_patience:
             if progress and rank == 0:
@@ -244,22 +272,13 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
             for key in HISTORY_KEYS:
                 history[key].append(row[key])
             bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "val_loss", "val_ssim")})
-            bar.close()
-            if rank == 0:
-                _save(out_dir, model, config, optimizer, scheduler, average, state, epoch, improved)
+            if run:
+                parts = (model, config, optimizer, scheduler, average, state, epoch, improved)
+                run.commit_epoch(epoch, functools.partial(_save, *parts), keep=("best.pt",))
             if average:
                 average.swap()
-            saved_epoch = epoch
-        except KeyboardInterrupt:
+        finally:
             bar.close()
-            if rank == 0:
-                kept = (
-                    f"{out_dir / 'model.pt'} holds epoch {saved_epoch}; continue with resume=True"
-                    if saved_epoch
-                    else "no epoch was complete, nothing was saved"
-                )
-                print(f"\ninterrupted during epoch {epoch}: {kept}", file=sys.stderr)
-            break
     return {key: list(values) for key, values in history.items()}
 
 
@@ -276,7 +295,7 @@ def _scheduler(optimizer, tc, train_data, world: int):
 
 def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, bool]:
     """The device, rank and world size; joins the process group under ``torchrun``."""
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return device, 0, 1, False
@@ -289,10 +308,22 @@ def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, b
     return device, dist.get_rank(), dist.get_world_size(), owns_group
 
 
-def _check_data(video: np.ndarray | None, name: str, config: Config) -> np.ndarray | None:
-    if video is None:
-        return None
-    return check_video(video, name, channels=config.model.channels, min_frames=2)
+def _check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` this machine has, else a ``ValueError`` naming it."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"--device: expected a torch device such as cpu or cuda, got {device!r}"
+        ) from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available()}
+    if device.type == "mps":
+        available["mps"] = torch.backends.mps.is_available()
+    if not available.get(device.type, False):
+        raise ValueError(f"--device: {device} is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device: {device} does not exist ({torch.cuda.device_count()} GPUs)")
+    return device
 
 
 def _frames(video: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -384,20 +415,14 @@ def _validate(model, loss_fn, video, tc, device, rank, world) -> dict[str, float
     return {"val_loss": loss / n, "val_mse": mse / n, "val_ssim": ssim / n}
 
 
-def _resume(path: Path, config: Config, model, optimizer, scheduler, average) -> dict:
+def _resume(path: Path, model, optimizer, scheduler, average) -> dict:
     """Restore a training state from ``path`` into the given objects; returns the counters.
 
-    With a weight average the checkpoint's ``model`` holds the average and ``train_weights``
-    the weights that training goes on from.
+    The run folder has checked that its config is this run's. With a weight average the
+    checkpoint's ``model`` holds the average and ``train_weights`` the weights that training
+    goes on from.
     """
-    if not path.is_file():
-        raise ValueError(f"resume: expected a checkpoint at {path}, found none")
-    _, saved, checkpoint = load_checkpoint(path)
-    if saved.model != config.model:
-        raise ValueError(
-            f"resume: {path} holds the architecture {saved.model}, expected {config.model}"
-        )
-    check_schedule(path, saved, config)
+    _, _, checkpoint = load_checkpoint(path)
     missing = [key for key in TRAIN_STATE_KEYS if key not in checkpoint]
     if missing:
         raise ValueError(f"resume: {path} is not a training checkpoint (no {', '.join(missing)})")
@@ -419,8 +444,9 @@ def _resume(path: Path, config: Config, model, optimizer, scheduler, average) ->
     }
 
 
-def _save(out_dir, model, config, optimizer, scheduler, average, state, epoch, improved) -> None:
-    """``model.pt`` (full state), ``best.pt`` when improved, then ``history.json``.
+def _save(model, config, optimizer, scheduler, average, state, epoch, improved, folder) -> None:
+    """``model.pt`` (full state), ``best.pt`` when improved, and ``history.json`` into the
+    epoch's ``folder``.
 
     With a weight average the model holds the average now, and ``average`` the training weights.
     """
@@ -428,7 +454,7 @@ def _save(out_dir, model, config, optimizer, scheduler, average, state, epoch, i
     if average:
         averaging = {"train_weights": average.average, "average_updates": average.updates}
     save_checkpoint(
-        out_dir / "model.pt",
+        folder / "model.pt",
         model,
         config,
         optimizer=optimizer.state_dict(),
@@ -442,5 +468,5 @@ def _save(out_dir, model, config, optimizer, scheduler, average, state, epoch, i
         **averaging,
     )
     if improved:
-        save_checkpoint(out_dir / "best.pt", model, config, epoch=epoch)
-    atomic_write_text(out_dir / "history.json", json.dumps(state["history"], indent=2) + "\n")
+        save_checkpoint(folder / "best.pt", model, config, epoch=epoch)
+    (folder / "history.json").write_text(json.dumps(state["history"], indent=2) + "\n")
