@@ -354,19 +354,23 @@ viz.plot_comparison(
 #   (`train_weights` in `model.pt`, `train_weights.npz` beside `model.keras`).
 # - **A checkpoint every epoch**: the model, the optimiser state, the history and everything
 #   else needed to continue (the learning-rate and early-stopping counters; in PyTorch also the
-#   random state) are saved to `out_dir`. Each file is written *atomically*:
-#   first to a temporary file in the same folder, flushed to disk, then renamed over the old
-#   one. A rename is all-or-nothing, so a crash or Ctrl-C mid-save leaves the previous
-#   checkpoint intact rather than half a file.
+#   random state). All files of an epoch are written into a new folder `epochs/N`, flushed to
+#   disk, and only then does a one-line file, `latest`, switch to it, by a rename, which is
+#   all-or-nothing. A crash, Ctrl-C or full disk mid-save leaves the previous epoch whole, and
+#   resuming reads only the epoch `latest` names, so a run is never half one epoch and half
+#   another. A lock keeps a second training out of the folder while one runs, and training into
+#   a folder that already holds a run is refused unless you ask to resume it or to move it aside
+#   (`--resume`, `--overwrite` on the command line).
 #
-# Here is what the two runs left on disk: `config.json` (the `Config`), `history.json`, and
-# the model with its training state (`model.pt` for PyTorch, which also keeps the weights of
-# its best epoch in `best.pt`; `model.keras` for Keras).
+# Here is what the two runs left on disk: the committed epoch in `epochs/`, the `latest`
+# pointer, and beside them copies of that epoch's files for you to open: `config.json` (the
+# `Config`), `history.json`, and the model with its training state (`model.pt` for PyTorch,
+# which also keeps the weights of its best epoch in `best.pt`; `model.keras` for Keras).
 
 # %%
 for run in (torch_dir, keras_dir):
-    for path in sorted(run.iterdir()):
-        print(f"{path.relative_to(workdir)!s:<22} {path.stat().st_size:>10,} bytes")
+    for path in sorted(p for p in run.rglob("*") if p.is_file()):
+        print(f"{path.relative_to(workdir)!s:<30} {path.stat().st_size:>10,} bytes")
 
 # %% [markdown]
 # ## Resuming
