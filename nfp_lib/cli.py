@@ -149,16 +149,16 @@ def _format_evaluation(result: dict) -> str:
     seen, predicted = result["seen_frames"], result["predicted_frames"]
     lines = [
         f"{result['num_sequences']} sequences: frames {seen[0]}-{seen[-1]} seen, "
-        f"{predicted[0]}-{predicted[-1]} predicted",
+        f"{predicted[0]}-{predicted[-1]} predicted (counted from 0)",
         "next frame (teacher forced): "
         + ", ".join(f"{k} {v:.4f}" for k, v in result["next_frame"].items()),
         "         SSIM                   MSE (sum per frame)       ink",
-        "frame   model   copy  blank     model    copy   blank   model",
+        "ahead   model   copy  blank     model    copy   blank   model",
     ]
     roll, copy, blank = result["rollout"], result["copy_last"], result["blank"]
-    for i, frame in enumerate(predicted):
+    for i in range(len(predicted)):
         lines.append(
-            f"{frame:>5} {roll['ssim'][i]:7.3f} {copy['ssim'][i]:6.3f} {blank['ssim'][i]:6.3f} "
+            f"{i + 1:>5} {roll['ssim'][i]:7.3f} {copy['ssim'][i]:6.3f} {blank['ssim'][i]:6.3f} "
             f"{roll['mse_sum'][i]:9.1f} {copy['mse_sum'][i]:7.1f} {blank['mse_sum'][i]:7.1f} "
             f"{roll['ink'][i]:7.2f}"
         )
