@@ -99,9 +99,28 @@ def write_live_data(path: str | Path, name: str = LIVE_CHECKPOINT) -> Path:
 
 
 def setup(app: object) -> dict:
-    """Sphinx extension: write ``_static/nfp-live-data.js`` after each HTML build."""
+    """Sphinx extension: write ``_static/nfp-live-data.js`` after each HTML build, and give
+    every page each script once."""
     app.connect("build-finished", _write_into_build)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _drop_duplicate_scripts(
+    app: object, pagename: str, templatename: str, context: dict, doctree: object
+) -> None:
+    """Keep the first of scripts that differ only in priority or in an empty name (None or "").
+    Jupyter Book 1 on Sphinx 7.4 puts sphinx-thebe's inline ``const THEBE_JS_URL = ...`` on
+    every page twice, and the second is a JavaScript error ("Identifier 'THEBE_JS_URL' has
+    already been declared")."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        name = getattr(script, "filename", script) or ""
+        key = (str(name), repr(getattr(script, "attributes", {})))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
 
 
 def _write_into_build(app: object, exception: Exception | None) -> None:
