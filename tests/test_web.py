@@ -25,7 +25,9 @@ from nfp_lib.torch_backend.model import build_model
 ROOT = Path(__file__).resolve().parents[1]
 LIVE = ROOT / "book" / "live"
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next(
+    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+)
 TOLERANCE = 1e-4
 SCRIPTS = ("convlstm.js", "metrics.js", "live-page.js")
 
