@@ -86,6 +86,12 @@
     ...Array.from({ length: count }, (_, s) => el("option", { value: s, textContent: `held-out sequence ${s + 1}` })),
     el("option", { value: "own", textContent: "make your own" }));
   const slider = (min, max, step, value) => el("input", { type: "range", min, max, step, value });
+  // A labelled slider that shows its value.
+  const shown = (label, input) => {
+    const value = el("output", { value: input.value });
+    input.addEventListener("input", () => (value.value = input.value));
+    return el("label", {}, label, input, " ", value);
+  };
   const own = [[3, 4, 30, 20, 3], [7, 30, 8, 200, 4]].map(([digit, x, y, angle, speed], i) => ({
     digit: el("select", {}, ...Array.from({ length: 10 }, (_, d) => el("option", { value: d, textContent: d, selected: d === digit }))),
     x: slider(0, H - DIGIT, 1, x),
@@ -96,8 +102,8 @@
   }));
   const ownPanel = el("div", { className: "nfp-own", hidden: true }, ...own.map((d) => el("fieldset", {},
     el("legend", { textContent: d.label }),
-    el("label", {}, "digit ", d.digit), el("label", {}, "start x ", d.x), el("label", {}, "start y ", d.y),
-    el("label", {}, "direction (0 = right, 90 = down) ", d.angle), el("label", {}, "speed (px/frame) ", d.speed))));
+    el("label", {}, "digit ", d.digit), shown("start x ", d.x), shown("start y ", d.y),
+    shown("direction (0 = right, 90 = down) ", d.angle), shown("speed (px/frame) ", d.speed))));
   const randomise = el("button", { type: "button", textContent: "random digits and motion" });
   ownPanel.append(randomise);
 
@@ -192,13 +198,13 @@
   };
   source.addEventListener("change", update);
   own.forEach((d) => [d.digit, d.x, d.y, d.angle, d.speed].forEach((c) => c.addEventListener("change", update)));
+  const randomInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
   randomise.addEventListener("click", () => {
     for (const d of own) {
-      for (const key of ["digit", "x", "y", "angle", "speed"]) {
-        const c = d[key];
-        const [min, max] = [Number(c.min || 0), Number(c.max || 9)];
-        c.value = key === "speed" ? (min + Math.random() * (max - min)).toFixed(1) : Math.floor(min + Math.random() * (max - min + 1));
-      }
+      d.digit.value = randomInt(0, 9);
+      for (const c of [d.x, d.y, d.angle]) c.value = randomInt(Number(c.min), Number(c.max));
+      d.speed.value = (2 + 3 * Math.random()).toFixed(1);
+      [d.x, d.y, d.angle, d.speed].forEach((c) => c.dispatchEvent(new Event("input")));
     }
     update();
   });
