@@ -88,8 +88,8 @@ var NfpConvLSTM = (function () {
     return values;
   }
 
-  // apply_dynamic_filters: pixel (y, x) of patch (i, j) becomes
-  // sum over (dy, dx) of kernels[dy, dx, i, j] * frame[y + dy - K//2, x + dx - K//2] (zeros outside).
+  // apply_dynamic_filters: pixel (y, x) of patch (i, j) becomes the sum over (dy, dx) of
+  // kernels[dy, dx, i, j] * frame[y + dy - K//2, x + dx - K//2] (zeros outside the frame).
   function dynamicFilter(frame, channels, h, w, kernels, kernel, p) {
     const r = kernel >> 1;
     const rows = h / p;
@@ -106,7 +106,8 @@ var NfpConvLSTM = (function () {
             for (let dx = 0; dx < kernel; dx++) {
               const sx = x + dx - r;
               if (sx < 0 || sx >= w) continue;
-              sum += kernels[(dy * kernel + dx) * rows * cols + patch] * frame[(c * h + sy) * w + sx];
+              sum +=
+                kernels[(dy * kernel + dx) * rows * cols + patch] * frame[(c * h + sy) * w + sx];
             }
           }
           out[(c * h + y) * w + x] = sum;
@@ -151,7 +152,10 @@ var NfpConvLSTM = (function () {
       const cols = w / p;
       const hw = rows * cols;
       if (this.state === null) {
-        this.state = filters.map((f) => ({ h: new Float64Array(f * hw), c: new Float64Array(f * hw) }));
+        this.state = filters.map((f) => ({
+          h: new Float64Array(f * hw),
+          c: new Float64Array(f * hw),
+        }));
       }
       let x = shuffle(frame, ch, h, w, p, true);
       let channels = ch * p * p;

@@ -30,7 +30,9 @@
   function storedSequence(s) {
     return Array.from({ length: frames }, (_, t) => {
       const start = (s * frames + t) * H * W;
-      return Float64Array.from(sequences.subarray(start, start + H * W), (v) => Math.fround(v / 255));
+      return Float64Array.from(sequences.subarray(start, start + H * W), (v) =>
+        Math.fround(v / 255),
+      );
     });
   }
 
@@ -39,7 +41,8 @@
   // whole pixels; digits overlap by their maximum.
   function madeSequence(digits) {
     const limit = H - DIGIT;
-    const fold = (v) => Math.round(limit - Math.abs((((v % (2 * limit)) + 2 * limit) % (2 * limit)) - limit));
+    const fold = (v) =>
+      Math.round(limit - Math.abs((((v % (2 * limit)) + 2 * limit) % (2 * limit)) - limit));
     return Array.from({ length: frames }, (_, t) => {
       const frame = new Float64Array(H * W);
       for (const d of digits) {
@@ -64,7 +67,8 @@
     return node;
   }
 
-  // Grey for a frame; for an error (pred - truth) red where ink was added, cyan where it is missing.
+  // Grey for a frame; for an error (pred - truth) red where ink was added, cyan where it is
+  // missing.
   function draw(canvas, frame, signed = false) {
     const ctx = canvas.getContext("2d");
     const image = ctx.createImageData(W, H);
@@ -82,9 +86,14 @@
   };
 
   // ---- the controls ----
-  const source = el("select", { id: "nfp-live-source" },
-    ...Array.from({ length: count }, (_, s) => el("option", { value: s, textContent: `held-out sequence ${s + 1}` })),
-    el("option", { value: "own", textContent: "make your own" }));
+  const source = el(
+    "select",
+    { id: "nfp-live-source" },
+    ...Array.from({ length: count }, (_, s) =>
+      el("option", { value: s, textContent: `held-out sequence ${s + 1}` }),
+    ),
+    el("option", { value: "own", textContent: "make your own" }),
+  );
   const slider = (min, max, step, value) => el("input", { type: "range", min, max, step, value });
   // A labelled slider that shows its value.
   const shown = (label, input) => {
@@ -92,18 +101,39 @@
     input.addEventListener("input", () => (value.value = input.value));
     return el("label", {}, label, input, " ", value);
   };
-  const own = [[3, 4, 30, 20, 3], [7, 30, 8, 200, 4]].map(([digit, x, y, angle, speed], i) => ({
-    digit: el("select", {}, ...Array.from({ length: 10 }, (_, d) => el("option", { value: d, textContent: d, selected: d === digit }))),
+  const own = [
+    [3, 4, 30, 20, 3],
+    [7, 30, 8, 200, 4],
+  ].map(([digit, x, y, angle, speed], i) => ({
+    digit: el(
+      "select",
+      {},
+      ...Array.from({ length: 10 }, (_, d) =>
+        el("option", { value: d, textContent: d, selected: d === digit }),
+      ),
+    ),
     x: slider(0, H - DIGIT, 1, x),
     y: slider(0, H - DIGIT, 1, y),
     angle: slider(0, 359, 1, angle),
     speed: slider(2, 5, 0.1, speed),
     label: `digit ${i + 1}`,
   }));
-  const ownPanel = el("div", { className: "nfp-own", hidden: true }, ...own.map((d) => el("fieldset", {},
-    el("legend", { textContent: d.label }),
-    el("label", {}, "digit ", d.digit), shown("start x ", d.x), shown("start y ", d.y),
-    shown("direction (0 = right, 90 = down) ", d.angle), shown("speed (px/frame) ", d.speed))));
+  const ownPanel = el(
+    "div",
+    { className: "nfp-own", hidden: true },
+    ...own.map((d) =>
+      el(
+        "fieldset",
+        {},
+        el("legend", { textContent: d.label }),
+        el("label", {}, "digit ", d.digit),
+        shown("start x ", d.x),
+        shown("start y ", d.y),
+        shown("direction (0 = right, 90 = down) ", d.angle),
+        shown("speed (px/frame) ", d.speed),
+      ),
+    ),
+  );
   const randomise = el("button", { type: "button", textContent: "random digits and motion" });
   ownPanel.append(randomise);
 
@@ -118,14 +148,31 @@
   const status = el("p", { className: "nfp-status" });
   root.append(
     el("div", { className: "nfp-controls" }, el("label", {}, "Input: ", source), ownPanel),
-    seen.row, truth.row, predicted.row, error.row,
+    seen.row,
+    truth.row,
+    predicted.row,
+    error.row,
     el("label", { className: "nfp-scrub" }, "predicted frame ", scrub),
-    el("div", { className: "nfp-bigrow" }, ...big.map((c, i) =>
-      el("figure", {}, c, el("figcaption", { textContent: ["truth", "prediction", "error"][i] })))),
-    readout, status,
-    el("table", { className: "nfp-table" },
-      el("thead", {}, el("tr", {}, ...["frame", "MSE", "SSIM", "ms"].map((h) => el("th", { textContent: h })))),
-      table));
+    el(
+      "div",
+      { className: "nfp-bigrow" },
+      ...big.map((c, i) =>
+        el("figure", {}, c, el("figcaption", { textContent: ["truth", "prediction", "error"][i] })),
+      ),
+    ),
+    readout,
+    status,
+    el(
+      "table",
+      { className: "nfp-table" },
+      el(
+        "thead",
+        {},
+        el("tr", {}, ...["frame", "MSE", "SSIM", "ms"].map((h) => el("th", { textContent: h }))),
+      ),
+      table,
+    ),
+  );
 
   // ---- predicting ----
   let result = { truth: [], pred: [], mse: [], ssim: [], ms: [] };
@@ -135,18 +182,25 @@
     if (t >= result.pred.length) return;
     draw(big[0], result.truth[t]);
     draw(big[1], result.pred[t]);
-    draw(big[2], result.pred[t].map((v, i) => v - result.truth[t][i]), true);
-    readout.textContent = `frame ${CONTEXT + t + 1}: MSE ${result.mse[t].toFixed(4)}, ` +
+    draw(
+      big[2],
+      result.pred[t].map((v, i) => v - result.truth[t][i]),
+      true,
+    );
+    readout.textContent =
+      `frame ${CONTEXT + t + 1}: MSE ${result.mse[t].toFixed(4)}, ` +
       `SSIM ${result.ssim[t].toFixed(3)}, computed in ${result.ms[t].toFixed(1)} ms`;
   }
 
   // Let the browser paint each new frame; the self-test runs straight through instead, so that it
   // is done by the load event (when headless Chromium dumps the page) and times real work.
   const selftesting = new URLSearchParams(window.location.search).has("selftest");
-  const nextPaint = () => new Promise((resolve) => (selftesting ? resolve() : setTimeout(resolve, 0)));
+  const nextPaint = () =>
+    new Promise((resolve) => (selftesting ? resolve() : setTimeout(resolve, 0)));
 
   // Rollout as nfp_lib.evaluate.predict_future: the seen frames through the model with its
-  // state carried along, the last output is the first prediction, then each prediction goes back in.
+  // state carried along, the last output is the first prediction, then each prediction goes back
+  // in.
   async function predict(video) {
     const id = ++runId;
     result = { truth: video.slice(CONTEXT, 2 * CONTEXT), pred: [], mse: [], ssim: [], ms: [] };
@@ -172,24 +226,44 @@
       result.mse.push(NfpMetrics.mse(target, frame));
       result.ssim.push(NfpMetrics.ssim(target, frame, H, W));
       draw(predicted.cells[t], frame);
-      draw(error.cells[t], frame.map((v, i) => v - target[i]), true);
-      table.append(el("tr", {}, ...[CONTEXT + t + 1, result.mse[t].toFixed(4),
-        result.ssim[t].toFixed(3), ms.toFixed(1)].map((v) => el("td", { textContent: v }))));
+      draw(
+        error.cells[t],
+        frame.map((v, i) => v - target[i]),
+        true,
+      );
+      table.append(
+        el(
+          "tr",
+          {},
+          ...[
+            CONTEXT + t + 1,
+            result.mse[t].toFixed(4),
+            result.ssim[t].toFixed(3),
+            ms.toFixed(1),
+          ].map((v) => el("td", { textContent: v })),
+        ),
+      );
       scrub.value = t + 1;
       showScrubbed();
     }
     const mean = result.ms.reduce((a, b) => a + b, 0) / CONTEXT;
-    status.textContent = `${data.checkpoint} in this browser: ${mean.toFixed(1)} ms per predicted ` +
+    status.textContent =
+      `${data.checkpoint} in this browser: ${mean.toFixed(1)} ms per predicted ` +
       `frame on average (the ${CONTEXT - 1} earlier seen frames took ${warm.toFixed(0)} ms).`;
     return result;
   }
 
   function currentVideo() {
     if (source.value !== "own") return storedSequence(Number(source.value));
-    return madeSequence(own.map((d) => ({
-      digit: Number(d.digit.value), x: Number(d.x.value), y: Number(d.y.value),
-      angle: Number(d.angle.value), speed: Number(d.speed.value),
-    })));
+    return madeSequence(
+      own.map((d) => ({
+        digit: Number(d.digit.value),
+        x: Number(d.x.value),
+        y: Number(d.y.value),
+        angle: Number(d.angle.value),
+        speed: Number(d.speed.value),
+      })),
+    );
   }
 
   const update = () => {
@@ -197,7 +271,9 @@
     return predict(currentVideo());
   };
   source.addEventListener("change", update);
-  own.forEach((d) => [d.digit, d.x, d.y, d.angle, d.speed].forEach((c) => c.addEventListener("change", update)));
+  own.forEach((d) =>
+    [d.digit, d.x, d.y, d.angle, d.speed].forEach((c) => c.addEventListener("change", update)),
+  );
   const randomInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
   randomise.addEventListener("click", () => {
     for (const d of own) {
@@ -218,9 +294,19 @@
     const bytes = new Uint8Array(floats.buffer);
     let text = "";
     for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-    const report = { checkpoint: data.checkpoint, sequence: 0, shape: [CONTEXT, H, W],
-      predicted: btoa(text), mse: done.mse, ssim: done.ssim, ms: done.ms, errors };
-    root.append(el("pre", { id: "nfp-live-selftest", hidden: true, textContent: JSON.stringify(report) }));
+    const report = {
+      checkpoint: data.checkpoint,
+      sequence: 0,
+      shape: [CONTEXT, H, W],
+      predicted: btoa(text),
+      mse: done.mse,
+      ssim: done.ssim,
+      ms: done.ms,
+      errors,
+    };
+    root.append(
+      el("pre", { id: "nfp-live-selftest", hidden: true, textContent: JSON.stringify(report) }),
+    );
   }
 
   if (selftesting) selftest();

@@ -53,7 +53,8 @@ var NfpMetrics = (function () {
     let sum = 0;
     for (let i = 0; i < ma.length; i++) {
       const [va, vb, cov] = [aa[i] - ma[i] ** 2, bb[i] - mb[i] ** 2, ab[i] - ma[i] * mb[i]];
-      sum += ((2 * ma[i] * mb[i] + C1) * (2 * cov + C2)) /
+      sum +=
+        ((2 * ma[i] * mb[i] + C1) * (2 * cov + C2)) /
         ((ma[i] ** 2 + mb[i] ** 2 + C1) * (va + vb + C2));
     }
     return sum / ma.length;
