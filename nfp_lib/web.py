@@ -22,7 +22,7 @@ from nfp_lib.data import DIGIT_SIZE, generate_moving_mnist, load_digits
 LIVE_CHECKPOINT = "laptop-torch"
 DATA_FILE = "nfp-live-data.js"
 NUM_SEQUENCES = 6
-SEQUENCE_SEED = 2026  # never a training seed: the page's sequences are held out
+SEQUENCE_SEED = 2026  # the book's held-out seed; training seeds come from SeedSequence
 NUM_FRAMES = 20
 
 
