@@ -90,8 +90,8 @@ def test_page_data_holds_the_stored_sequences_and_digits():
     assert data["checkpoint"] == "tiny"
 
 
-def _chromium_selftest(page: Path) -> dict:
-    """Open ``page?selftest=1`` offline in headless Chromium; the page's report, with the
+def _chromium_selftest(page: Path, selftest: str = "1") -> dict:
+    """Open ``page?selftest=...`` offline in headless Chromium; the page's report, with the
     console's uncaught errors added to its own list of errors."""
     if CHROMIUM is None:
         if os.environ.get("CI"):
@@ -108,7 +108,7 @@ def _chromium_selftest(page: Path) -> dict:
             "--v=0",
             "--virtual-time-budget=60000",
             "--dump-dom",
-            f"{page.as_uri()}?selftest=1",
+            f"{page.as_uri()}?selftest={selftest}",
         ],
         capture_output=True,
         text=True,
@@ -121,27 +121,54 @@ def _chromium_selftest(page: Path) -> dict:
     return report
 
 
-def _check_against_library(report: dict, model: torch.nn.Module) -> None:
-    video = web.stored_sequences()[:1]
-    expected = predict_future(model, video[:, :10], 10)
-    got = np.frombuffer(base64.b64decode(report["predicted"]), "<f4")
-    got = got.reshape(1, *report["shape"], 1)
+def _frames(report: dict, key: str) -> np.ndarray:
+    """A report's frames as a channels-last video ``(1, T, H, W, 1)``."""
+    frames = np.frombuffer(base64.b64decode(report[key]), "<f4").copy()
+    return frames.reshape(1, -1, *report["shape"][1:], 1)
+
+
+def _check_against_library(report: dict, model: torch.nn.Module) -> np.ndarray:
+    """The page's rollout of its input equals ``predict_future``'s; returns the input."""
     assert report["errors"] == []
+    video = _frames(report, "frames")
+    expected = predict_future(model, video[:, :10], 10)
+    got = _frames(report, "predicted")
     assert np.abs(got - expected).max() < TOLERANCE
     truth = video[:, 10:]
     np.testing.assert_allclose(report["mse"], metrics.mse(truth, expected), atol=1e-6)
     np.testing.assert_allclose(report["ssim"], metrics.ssim(truth, expected), atol=1e-4)
+    return video
+
+
+def _standalone_page(folder: Path) -> Path:
+    """A bare page with the live page's scripts and ``folder``'s data file."""
+    scripts = [folder / web.DATA_FILE, *(LIVE / name for name in SCRIPTS)]
+    tags = "".join(f'<script src="{path.as_uri()}"></script>' for path in scripts)
+    page = folder / "page.html"
+    page.write_text(f'<!DOCTYPE html><html><body><div id="nfp-live"></div>{tags}</body></html>')
+    return page
 
 
 @pytest.mark.parametrize("head", HEADS)
 def test_browser_runs_every_head_like_pytorch(tmp_path, head):
     model = _tiny_model(**HEADS[head])
     (tmp_path / web.DATA_FILE).write_text(web.live_data_js(model, f"tiny-{head}"))
-    scripts = [tmp_path / web.DATA_FILE, *(LIVE / name for name in SCRIPTS)]
-    tags = "".join(f'<script src="{path.as_uri()}"></script>' for path in scripts)
-    page = tmp_path / "page.html"
-    page.write_text(f'<!DOCTYPE html><html><body><div id="nfp-live"></div>{tags}</body></html>')
-    _check_against_library(_chromium_selftest(page), model)
+    page = _standalone_page(tmp_path)
+    video = _check_against_library(_chromium_selftest(page), model)
+    np.testing.assert_array_equal(video, web.stored_sequences()[:1])
+
+
+def test_browser_predicts_a_made_sequence_like_pytorch(tmp_path):
+    """ "Make your own": two digits bounce inside the frame, and the rollout still matches."""
+    model = _tiny_model(**HEADS["motion"])
+    (tmp_path / web.DATA_FILE).write_text(web.live_data_js(model, "tiny"))
+    page = _standalone_page(tmp_path)
+    report = _chromium_selftest(page, "own")
+    assert report["source"] == "own"
+    video = _check_against_library(report, model)
+    ink = video[0, ..., 0].sum(axis=(1, 2))
+    assert video.shape == (1, web.NUM_FRAMES, 64, 64, 1) and (ink > 0).all()
+    assert not np.array_equal(video[0, 0], video[0, -1])  # the digits moved
 
 
 @pytest.mark.slow
@@ -173,4 +200,5 @@ def test_built_book_page_predicts_like_the_library(tmp_path):
     model, _ = load_pretrained(web.LIVE_CHECKPOINT)
     report = _chromium_selftest(html_dir / "live.html")
     assert report["checkpoint"] == web.LIVE_CHECKPOINT
-    _check_against_library(report, model)
+    video = _check_against_library(report, model)
+    np.testing.assert_array_equal(video, web.stored_sequences()[:1])

@@ -1,8 +1,9 @@
 // The live page: pick a held-out Moving MNIST sequence or make one, watch its 10 seen frames, and
 // see the shipped ConvLSTM (convlstm.js) predict the next 10 in this browser, one by one, each
 // scored against the truth (metrics.js). Data: window.NFP_LIVE_DATA (nfp-live-data.js, written
-// by nfp_lib.web at build time). With ?selftest=1 the page predicts held-out sequence 1 when it
-// loads and writes the result and any JavaScript errors into #nfp-live-selftest, for the tests.
+// by nfp_lib.web at build time). With ?selftest=1 (or =own) the page predicts held-out sequence
+// 1 (or the made one) when it loads and writes the input, the result and any JavaScript errors
+// into #nfp-live-selftest, for the tests.
 "use strict";
 
 (function () {
@@ -194,7 +195,8 @@
 
   // Let the browser paint each new frame; the self-test runs straight through instead, so that it
   // is done by the load event (when headless Chromium dumps the page) and times real work.
-  const selftesting = new URLSearchParams(window.location.search).has("selftest");
+  const selftestInput = new URLSearchParams(window.location.search).get("selftest");
+  const selftesting = selftestInput !== null;
   const nextPaint = () =>
     new Promise((resolve) => (selftesting ? resolve() : setTimeout(resolve, 0)));
 
@@ -286,19 +288,28 @@
   });
   scrub.addEventListener("input", showScrubbed);
 
-  // The tests' hook: predicted frames as base64 float32, the scores, and any errors so far.
-  async function selftest() {
-    const done = await update();
-    const floats = new Float32Array(CONTEXT * H * W);
-    done.pred.forEach((f, t) => floats.set(f, t * H * W));
+  // Frames as base64 little-endian float32, for the tests.
+  function framesBase64(list) {
+    const floats = new Float32Array(list.length * H * W);
+    list.forEach((f, t) => floats.set(f, t * H * W));
     const bytes = new Uint8Array(floats.buffer);
     let text = "";
     for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+    return btoa(text);
+  }
+
+  // The tests' hook: the input sequence (held-out sequence 1, or with ?selftest=own the made
+  // one), the predicted frames, their scores, and any errors so far.
+  async function selftest() {
+    source.value = selftestInput === "own" ? "own" : "0";
+    const video = currentVideo();
+    const done = await update();
     const report = {
       checkpoint: data.checkpoint,
-      sequence: 0,
+      source: source.value,
       shape: [CONTEXT, H, W],
-      predicted: btoa(text),
+      frames: framesBase64(video),
+      predicted: framesBase64(done.pred),
       mse: done.mse,
       ssim: done.ssim,
       ms: done.ms,
