@@ -208,8 +208,10 @@ def _check_frame_size(video: np.ndarray, config, name: str) -> None:
 def _pretrained(args: argparse.Namespace) -> int:
     from nfp_lib.pretrained import list_pretrained
 
-    for name, summary in list_pretrained().items():
-        print(f"{name:<16} {summary}")
+    shipped = list_pretrained()
+    width = max(map(len, shipped), default=0)
+    for name, summary in shipped.items():
+        print(f"{name:<{width}}  {summary}")
     return 0
 
 

@@ -437,6 +437,9 @@ PRESETS: dict[str, Config] = {
         TrainConfig(epochs=2, batch_size=8, num_train=32, num_val=8, num_frames=10),
     ),
 }
+# The laptop model with the compositing head (``motion_masks``): two moves per patch and a
+# drawn frame, mixed by a predicted mask, trained exactly as ``laptop``.
+PRESETS["laptop-masks"] = PRESETS["laptop"].replace(model={"motion_masks": 2})
 
 
 def check_resume(path: str | Path, saved: Config, config: Config, done: int) -> None:

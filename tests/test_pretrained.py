@@ -15,7 +15,12 @@ from nfp_lib.pretrained import (
     pretrained_metrics,
 )
 
-SHIPPED = {"plain-torch": "torch", "laptop-torch": "torch", "laptop-keras": "keras"}
+SHIPPED = {
+    "plain-torch": "torch",
+    "laptop-torch": "torch",
+    "laptop-masks-torch": "torch",
+    "laptop-keras": "keras",
+}
 
 
 def test_shipped_checkpoints_are_listed_with_their_backend():
