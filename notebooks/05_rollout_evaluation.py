@@ -59,6 +59,7 @@ import os
 QUICK = os.environ.get("NFP_QUICK") == "1"
 PLAIN = "plain-torch"  # the plain ConvLSTM (pixel head) trained in *Training*
 CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
+MASKED = "laptop-masks-torch"  # the motion head with two moves and a drawn frame
 KERAS_CHECKPOINT = "laptop-keras"  # the same for Keras
 NUM_TEST = 8 if QUICK else 100  # held-out sequences to score
 TEST_SEED = 2026  # not a seed any training used, so these sequences are new to the models
@@ -84,10 +85,12 @@ from nfp_lib import data, evaluate, pretrained, torch_backend, viz
 # ## The models
 #
 # `pretrained.load_any(name)` loads a checkpoint that ships with `nfp_lib` (no download); given a
-# path instead, it loads a run folder or model file of yours, from either backend. Three models
-# (see *Training*): the plain ConvLSTM, whose head draws each next frame's pixels
-# (`plain-torch`), and the `laptop` preset with its motion head, which moves the current frame's
-# pixels instead, trained in PyTorch and in Keras.
+# path instead, it loads a run folder or model file of yours, from either backend. Four models
+# (see *Training*), each a step on the one before: the plain ConvLSTM, whose head draws each
+# next frame's pixels (`plain-torch`); the `laptop` preset with its motion head, which moves the
+# current frame's pixels instead, trained in PyTorch and in Keras; and `laptop-masks-torch`,
+# whose head makes two moves per patch and a drawn frame and mixes them pixel by pixel
+# (*Going further*).
 
 
 # %%
@@ -101,6 +104,7 @@ def load(name: str):
 plain = load(PLAIN)
 model = load(CHECKPOINT)
 keras_model = load(KERAS_CHECKPOINT)
+masked = load(MASKED)
 
 # %% [markdown]
 # The test videos are generated with a seed that no training run used, so the models have
@@ -223,7 +227,7 @@ torch.set_num_threads(threads)
 #   rewards getting the strokes right more than getting the black background right.
 
 # %%
-models = {PLAIN: plain, CHECKPOINT: model, KERAS_CHECKPOINT: keras_model}
+models = {PLAIN: plain, CHECKPOINT: model, KERAS_CHECKPOINT: keras_model, MASKED: masked}
 results = {
     name: evaluate.evaluate(m, test, context=CONTEXT, horizon=HORIZON) for name, m in models.items()
 }
@@ -389,7 +393,9 @@ print(
 #   blank frame (the "loses to blank" lines above) and its ink ratio falls towards 0: its
 #   digits fade. Its head draws every pixel afresh, and where it is unsure it draws a faint
 #   smear, which the next step, reading that smear, makes fainter still. The motion head moves
-#   ink that is already there rather than redrawing it, and keeps more of it for longer.
+#   ink that is already there rather than redrawing it, and keeps more of it for longer; the
+#   compositing head adds a little more on top (compare their "loses to blank" frames). None
+#   of them beats the blank frame at every horizon: their digits still fade.
 # - The first rollout frame is a one-step prediction from true frames only, so it scores about
 #   as well as the teacher-forced prediction (which also averages over the early frames of a
 #   video, where the model has seen less). Everything after it pays for feeding guesses back in.
