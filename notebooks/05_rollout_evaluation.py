@@ -61,6 +61,7 @@ PLAIN = "plain-torch"  # the plain ConvLSTM (pixel head) trained in *Training*
 CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
 MASKED = "laptop-masks-torch"  # the motion head with two moves and a drawn frame
 KERAS_CHECKPOINT = "laptop-keras"  # the same for Keras
+KERAS_PLAIN = "plain-keras"  # the plain ConvLSTM trained in Keras
 NUM_TEST = 8 if QUICK else 100  # held-out sequences to score
 TEST_SEED = 2026  # not a seed any training used, so these sequences are new to the models
 CONTEXT = 10  # frames the model sees
@@ -85,12 +86,12 @@ from nfp_lib import data, evaluate, pretrained, torch_backend, viz
 # ## The models
 #
 # `pretrained.load_any(name)` loads a checkpoint that ships with `nfp_lib` (no download); given a
-# path instead, it loads a run folder or model file of yours, from either backend. Four models
-# (see *Training*), each a step on the one before: the plain ConvLSTM, whose head draws each
-# next frame's pixels (`plain-torch`); the `laptop` preset with its motion head, which moves the
-# current frame's pixels instead, trained in PyTorch and in Keras; and `laptop-masks-torch`,
-# whose head makes two moves per patch and a drawn frame and mixes them pixel by pixel
-# (*Going further*).
+# path instead, it loads a run folder or model file of yours, from either backend. Five models
+# (see *Training*), three steps each on the one before: the plain ConvLSTM, whose head draws
+# each next frame's pixels (`plain-torch`, and `plain-keras` in Keras); the `laptop` preset
+# with its motion head, which moves the current frame's pixels instead, trained in PyTorch and
+# in Keras; and `laptop-masks-torch`, whose head makes two moves per patch and a drawn frame
+# and mixes them pixel by pixel (*Going further*).
 
 
 # %%
@@ -102,6 +103,7 @@ def load(name: str):
 
 
 plain = load(PLAIN)
+keras_plain = load(KERAS_PLAIN)
 model = load(CHECKPOINT)
 keras_model = load(KERAS_CHECKPOINT)
 masked = load(MASKED)
@@ -227,7 +229,13 @@ torch.set_num_threads(threads)
 #   rewards getting the strokes right more than getting the black background right.
 
 # %%
-models = {PLAIN: plain, CHECKPOINT: model, KERAS_CHECKPOINT: keras_model, MASKED: masked}
+models = {
+    PLAIN: plain,
+    KERAS_PLAIN: keras_plain,
+    CHECKPOINT: model,
+    KERAS_CHECKPOINT: keras_model,
+    MASKED: masked,
+}
 results = {
     name: evaluate.evaluate(m, test, context=CONTEXT, horizon=HORIZON) for name, m in models.items()
 }
@@ -246,14 +254,13 @@ for metric in ("ssim", "mse_sum", "ink"):
 names = list(results)
 columns = [*names, "copy", "blank"]
 scores = {**{n: results[n]["rollout"] for n in names}, "copy": baseline, "blank": blank}
-header = "| frame | " + " | ".join(f"SSIM {n}" for n in columns) + " | "
-header += " | ".join(f"MSE {n}" for n in columns) + " |"
-lines = [header, "|" + "---:|" * (2 * len(columns) + 1)]
-for t in range(HORIZON):
-    ssim = [f"{scores[n]['ssim'][t]:.3f}" for n in columns]
-    mse = [f"{scores[n]['mse_sum'][t]:.1f}" for n in columns]
-    lines.append(f"| {CONTEXT + t + 1} | " + " | ".join(ssim + mse) + " |")
-display(Markdown("\n".join(lines)))
+for metric, digits in (("ssim", 3), ("mse_sum", 1)):
+    lines = [f"| {metric}, frame | " + " | ".join(columns) + " |"]
+    lines.append("|" + "---:|" * (len(columns) + 1))
+    for t in range(HORIZON):
+        row = [f"{scores[n][metric][t]:.{digits}f}" for n in columns]
+        lines.append(f"| {CONTEXT + t + 1} | " + " | ".join(row) + " |")
+    display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # (MSE here is `mse_sum`, the squared error summed over a frame's pixels.) Which model beats
