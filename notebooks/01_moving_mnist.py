@@ -65,6 +65,8 @@ CONTEXT = 10  # frames the model sees; the other NUM_FRAMES - CONTEXT are to pre
 SEED = 0
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits as sklearn_digits
@@ -262,8 +264,8 @@ print(f"train {len(train)}, validation {len(val)}, test {len(test)} sequences")
 try:
     published = data.load_moving_mnist()
     print("found the published test set:", published.shape)
-except data.DataUnavailableError as err:
-    print(f"{type(err).__name__}: {err}")
+except data.DataUnavailableError as err:  # the message names this machine's cache folder
+    print(f"{type(err).__name__}: {str(err).replace(str(Path.home()), '~')}")
 
 # %% [markdown]
 # With a network connection, `data.load_moving_mnist(download=True)` fetches the file once,

@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from nfp_lib import data, torch_backend, viz
 from nfp_lib.config import PRESETS
 
-torch.manual_seed(SEED)
+_ = torch.manual_seed(SEED)  # (manual_seed returns the generator; nothing to show)
 
 # %% [markdown]
 # ## From LSTM to ConvLSTM

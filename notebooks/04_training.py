@@ -450,8 +450,8 @@ for name, summary in shipped.items():
     print(f"    {name:<14} {summary}")
 
 # %% [markdown]
-# For each shipped model: the first lines of its README (how it was made), its training
-# configuration, and its training curves.
+# For each shipped model: what it is, how it was trained, and its training curves (its README
+# in `pretrained.pretrained_dir(name)` tells the rest).
 
 # %%
 for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
@@ -459,20 +459,29 @@ for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
         print(f"{name}: not installed (the shipped checkpoints may still be training); skipped")
         continue
     folder = pretrained.pretrained_dir(name)
-    print("\n".join((folder / "README.md").read_text().splitlines()[:6]))
     t = Config.from_dict(json.loads((folder / "config.json").read_text())).train
-    print(
-        f"config: up to {t.epochs} epochs of {t.num_train} {'fresh ' * t.fresh_data}sequences, "
-        f"batch {t.batch_size}, {t.loss} loss, learning rate {t.learning_rate}\n"
-    )
     curves = pretrained.pretrained_history(name)
-    display(viz.plot_history(curves, keys=["loss", "val_loss", "val_ssim", "learning_rate"]))
+    print(f"{name}: {shipped[name]}")
+    losses = (
+        f"{t.loss}, then {t.finish_loss} from epoch {t.finish_from}" if t.finish_from else t.loss
+    )
+    print(
+        f"  {len(curves['epoch'])} epochs of {t.num_train} {'fresh ' * t.fresh_data}sequences, "
+        f"batch {t.batch_size}, learning rate {t.learning_rate}, loss {losses}\n"
+    )
+    fig = viz.plot_history(curves, keys=["loss", "val_loss", "val_ssim"])
+    fig.suptitle(f"{name}: training curves")
+    if t.finish_from:  # where the loss changes (BCE to L1), its values jump
+        for ax in fig.axes:
+            ax.axvline(t.finish_from - 0.5, color="gray", linestyle=":")
+    display(fig)
 
 # %% [markdown]
 # Things to look for in these curves: the training and validation losses stay close (fresh
-# data every epoch leaves nothing to overfit), the validation SSIM climbs as the digits
-# sharpen, and the learning rate drops by `lr_factor` wherever the validation loss stalled for
-# `lr_patience` epochs (in a short run it may never stall that long).
+# data every epoch leaves nothing to overfit), and the validation SSIM climbs as the digits
+# sharpen. The dotted line marks the switch from BCE to L1 (`finish_from`): the loss values
+# drop there because L1 is another scale, not because the model got better at once, while the
+# SSIM, which does not depend on the loss, jumps up as L1 sharpens the predictions.
 #
 # ## What's next
 #

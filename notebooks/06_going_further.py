@@ -433,8 +433,8 @@ else:
 try:
     published = data.load_moving_mnist()
     print("found the published test set:", published.shape)
-except data.DataUnavailableError as err:
-    print(f"{type(err).__name__}: {err}")
+except data.DataUnavailableError as err:  # the message names this machine's cache folder
+    print(f"{type(err).__name__}: {str(err).replace(str(Path.home()), '~')}")
 
 # %% [markdown]
 # `data.load_moving_mnist(download=True)` fetches it once into the cache. The download is
