@@ -285,6 +285,6 @@ viz.frame_viewer(videos[:8])
 # %% [markdown]
 # ## What's next
 #
-# We have videos, inputs and targets. The next chapter, *A ConvLSTM in PyTorch*, builds the
-# convolutional LSTM cell gate by gate and stacks it into a next-frame predictor; *A ConvLSTM
-# in Keras* then builds the same network with Keras 3.
+# We have videos, inputs and targets. The next chapter, [A ConvLSTM in
+# PyTorch](02_convlstm_pytorch.ipynb), builds the convolutional LSTM cell gate by gate and stacks
+# it into a next-frame predictor; *A ConvLSTM in Keras* then builds the same network with Keras 3.

@@ -125,7 +125,8 @@ _ = torch.manual_seed(SEED)  # (manual_seed returns the generator; nothing to sh
 # $$
 #
 # The blocks come in the order i, f, c, o, the order Keras uses, so that the weights of the two
-# frameworks line up one to one (*A ConvLSTM in Keras* moves weights between them).
+# frameworks line up one to one ([A ConvLSTM in Keras](03_convlstm_keras.ipynb) moves weights
+# between them).
 
 # %% [markdown]
 # ## The cell in a few lines
@@ -471,7 +472,7 @@ plt.show()
 # the model is untrained: the motion head filters each input frame, so every output from t + 1
 # on is a blurred copy of the noise; we will see that blur below.) The keras-io example's model
 # fails this test, because its head is a 3-D convolution that also looks one frame ahead; the
-# next chapter, *A ConvLSTM in Keras*, measures that leak.
+# next chapter, [A ConvLSTM in Keras](03_convlstm_keras.ipynb), measures that leak.
 
 # %% [markdown]
 # ## One frame at a time
@@ -515,8 +516,9 @@ print(f"stepping:   {steps_carried:4d} frame steps, {carried_s:.2f} s")
 print(f"re-running: {steps_rerun:4d} frame steps, {rerun_s:.2f} s")
 
 # %% [markdown]
-# The gap grows with the square of the horizon. The chapter *Rollout and evaluation* comes back to
-# rollouts and uses them to measure how good the predictions are.
+# The gap grows with the square of the horizon. The chapter [Rollout and
+# evaluation](05_rollout_evaluation.ipynb) comes back to rollouts and uses them to measure how good
+# the predictions are.
 
 # %% [markdown]
 # ## The untrained model
@@ -544,6 +546,7 @@ viz.plot_comparison(
 #
 # ## What's next
 #
-# *A ConvLSTM in Keras* builds the same network from Keras 3's `ConvLSTM2D` layers, shows that
-# weights move between the two frameworks without changing a single prediction, and measures
-# the leak in the keras-io example's head. After it, *Training* teaches the model to predict.
+# [A ConvLSTM in Keras](03_convlstm_keras.ipynb) builds the same network from Keras 3's
+# `ConvLSTM2D` layers, shows that weights move between the two frameworks without changing a single
+# prediction, and measures the leak in the keras-io example's head. After it,
+# [Training](04_training.ipynb) teaches the model to predict.

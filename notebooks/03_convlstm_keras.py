@@ -283,8 +283,8 @@ print("largest value of the cheat's last output:", np.abs(last).max())
 # %% [markdown]
 # The causal model avoids both problems: its training loss is an honest next-frame loss, and its
 # state can be carried from frame to frame (`keras_backend.rollout`, O(T)). The library keeps
-# the leaky head (`head="conv3d"`) only to show this; the chapter *Rollout and evaluation* comes
-# back to rollouts and their cost.
+# the leaky head (`head="conv3d"`) only to show this; the chapter [Rollout and
+# evaluation](05_rollout_evaluation.ipynb) comes back to rollouts and their cost.
 
 # %% [markdown]
 # ## Moving weights between Keras and PyTorch
@@ -410,5 +410,6 @@ else:
 # %% [markdown]
 # ## What's next
 #
-# So far our models were either untrained or came trained. The next chapter, *Training*, teaches
-# the laptop model to predict, on a CPU: losses, optimisers, checkpoints and learning curves.
+# So far our models were either untrained or came trained. The next chapter,
+# [Training](04_training.ipynb), teaches the laptop model to predict, on a CPU: losses, optimisers,
+# checkpoints and learning curves.

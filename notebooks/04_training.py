@@ -25,7 +25,7 @@
 # frame: a short run live in both backends, then the model that was trained for longer and ships
 # with the book. The `laptop` preset's motion head, which moves the current frame's pixels
 # instead of drawing new ones, comes after it as an improvement, measured against the plain model
-# in *Rollout and evaluation*.
+# in [Rollout and evaluation](05_rollout_evaluation.ipynb).
 
 # %% [markdown]
 # ## Set-up
@@ -142,12 +142,13 @@ for name, guess in guesses.items():
 # %% [markdown]
 # A third choice is the **mean absolute error** $\frac{1}{|P|}\sum_p |y_p - \hat y_p|$
 # (`loss="l1"`), and a fourth is the score we report itself: `loss="ssim"` trains on
-# $1 - \mathrm{SSIM}$, the structural similarity of the *Rollout and evaluation* chapter with the
-# same Gaussian window, which compares local brightness, contrast and structure instead of single
-# pixels (`torch_backend.ssim_loss`; Keras gets the same function in `keras_backend`). The losses
-# differ most where the future is uncertain. Say a digit will move 2 pixels to the right with
-# probability 0.6, or 3 pixels with probability 0.4. Which single guess does each loss prefer?
-# The cell below scores three guesses against both outcomes, weighted by their odds.
+# $1 - \mathrm{SSIM}$, the structural similarity of the [Rollout and
+# evaluation](05_rollout_evaluation.ipynb) chapter with the same Gaussian window, which compares
+# local brightness, contrast and structure instead of single pixels (`torch_backend.ssim_loss`;
+# Keras gets the same function in `keras_backend`). The losses differ most where the future is
+# uncertain. Say a digit will move 2 pixels to the right with probability 0.6, or 3 pixels with
+# probability 0.4. Which single guess does each loss prefer? The cell below scores three guesses
+# against both outcomes, weighted by their odds.
 
 # %%
 frame = videos[0, 5, :, :, 0]  # one frame, (H, W)
@@ -180,8 +181,9 @@ for name, guess in candidates.items():
 # smaller margin (about a quarter below the likelier frame, where BCE is almost half below),
 # because the blend keeps part of both outcomes' strokes. Its real advantage is another one: it
 # is the score we report, so training on it optimises exactly that. Yet as a last epoch after
-# BCE it did worse than L1 (*Results* compares the choices), so the `laptop` preset learns the
-# motion with BCE, the fastest teacher, and sharpens it with L1 for its last epochs.
+# BCE it did worse than L1 ([Results and performance](07_results.ipynb) compares the choices), so
+# the `laptop` preset learns the motion with BCE, the fastest teacher, and sharpens it with L1 for
+# its last epochs.
 
 # %% [markdown]
 # ## Teacher forcing
@@ -191,9 +193,10 @@ for name, guess in candidates.items():
 # Moving MNIST chapter). The prediction of frame $t+1$ is made from the **true** frames $0..t$,
 # never from the model's own earlier guesses. This is *teacher forcing*: it makes training fast
 # (one pass over the sequence gives $T-1$ training signals) and stable, but the model never
-# practises recovering from its own mistakes. The chapter *Rollout and evaluation* shows what
-# that costs when the model has to continue a video on its own, and *Going further* shows a
-# remedy (scheduled sampling).
+# practises recovering from its own mistakes. The chapter [Rollout and
+# evaluation](05_rollout_evaluation.ipynb) shows what that costs when the model has to continue a
+# video on its own, and [Going further](06_going_further.ipynb) shows a remedy (scheduled
+# sampling).
 
 # %%
 x, y = data.shift_frames(videos)
@@ -230,10 +233,10 @@ print("validation in epochs 1 and 2:  ", np.array_equal(val_1, val_2))
 # `TrainConfig` (how to fit it). `PRESETS` names the configurations the book uses. Here is
 # `plain`, the plain ConvLSTM sized for a laptop CPU: three ConvLSTM layers of 32 filters with
 # 3 x 3 kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which
-# makes each step about 16 times cheaper; *Going further* times this), and a pixel head that
-# draws each 4 x 4 patch of the next frame through a sigmoid. Its training: 17 epochs of 800
-# fresh sequences in batches of 8 at a learning rate of 0.008, BCE for 14 epochs and L1 for the
-# last 3, with a moving average of the weights (`ema_decay`, below).
+# makes each step about 16 times cheaper; [Going further](06_going_further.ipynb) times this), and
+# a pixel head that draws each 4 x 4 patch of the next frame through a sigmoid. Its training: 17
+# epochs of 800 fresh sequences in batches of 8 at a learning rate of 0.008, BCE for 14 epochs and
+# L1 for the last 3, with a moving average of the weights (`ema_decay`, below).
 
 # %%
 for part, values in PRESETS["plain"].to_dict().items():
@@ -246,7 +249,7 @@ print(f"\n{parameters:,} trainable parameters")
 # %% [markdown]
 # The `laptop` preset is the same but for one field, the head: `motion_kernel=11` makes it
 # predict, for every patch, an 11 x 11 kernel that moves the current frame's pixels by up to 5
-# in each direction (*A ConvLSTM in PyTorch*).
+# in each direction ([A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)).
 
 # %%
 plain_model, laptop_model = PRESETS["plain"].model, PRESETS["laptop"].model
@@ -281,8 +284,8 @@ print(
 # PyTorch one is a plain training loop (Adam, the loss above, `loss.backward()`); the Keras one
 # calls Keras' own `model.fit` with callbacks. After every epoch both score the validation
 # sequences (teacher-forced, like training) and report the validation loss, the pixel MSE and
-# the SSIM (structural similarity, 1 for a perfect frame; the chapter *Rollout and evaluation*
-# explains it).
+# the SSIM (structural similarity, 1 for a perfect frame; the chapter [Rollout and
+# evaluation](05_rollout_evaluation.ipynb) explains it).
 #
 # Each run writes into its own temporary directory. First PyTorch:
 
@@ -487,4 +490,5 @@ for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
 #
 # A low validation loss means good *one-step* predictions from true frames. The real test is
 # harder: continue a video for ten frames with nothing but the model's own predictions. The
-# next chapter, *Rollout and evaluation*, does that and measures how the predictions degrade.
+# next chapter, [Rollout and evaluation](05_rollout_evaluation.ipynb), does that and measures how
+# the predictions degrade.

@@ -51,7 +51,8 @@ except ImportError:
 # %% [markdown]
 # The **parameters** cell. The defaults score the two shipped models on 100 new sequences (about
 # a minute on a CPU); `NFP_QUICK=1` uses 8. To evaluate your own training instead, set
-# `CHECKPOINT` to its run folder (e.g. `"runs/convlstm-64"` from the chapter *Training*).
+# `CHECKPOINT` to its run folder (e.g. `"runs/convlstm-64"` from the chapter
+# [Training](04_training.ipynb)).
 
 # %% tags=["parameters"]
 import os
@@ -87,11 +88,11 @@ from nfp_lib import data, evaluate, pretrained, torch_backend, viz
 #
 # `pretrained.load_any(name)` loads a checkpoint that ships with `nfp_lib` (no download); given a
 # path instead, it loads a run folder or model file of yours, from either backend. Five models
-# (see *Training*), three steps each on the one before: the plain ConvLSTM, whose head draws
-# each next frame's pixels (`plain-torch`, and `plain-keras` in Keras); the `laptop` preset
-# with its motion head, which moves the current frame's pixels instead, trained in PyTorch and
-# in Keras; and `laptop-masks-torch`, whose head makes two moves per patch and a drawn frame
-# and mixes them pixel by pixel (*Going further*).
+# (see [Training](04_training.ipynb)), three steps each on the one before: the plain ConvLSTM,
+# whose head draws each next frame's pixels (`plain-torch`, and `plain-keras` in Keras); the
+# `laptop` preset with its motion head, which moves the current frame's pixels instead, trained in
+# PyTorch and in Keras; and `laptop-masks-torch`, whose head makes two moves per patch and a drawn
+# frame and mixes them pixel by pixel ([Going further](06_going_further.ipynb)).
 
 
 # %%
@@ -415,8 +416,8 @@ print(
 #   is never very wrong anywhere) but a weaker SSIM (the strokes are gone). This is why papers
 #   report both, and why a model can beat the copy baseline in one and not the other.
 #
-# The chapter *Going further* pushes the rollout to 30 frames, where degradation is plain to
-# see, and discusses scheduled sampling, a way to train for it.
+# The chapter [Going further](06_going_further.ipynb) pushes the rollout to 30 frames, where
+# degradation is plain to see, and discusses scheduled sampling, a way to train for it.
 
 # %% [markdown]
 # ## The stored evaluation
@@ -466,6 +467,6 @@ if stored:
 #
 # ## What's next
 #
-# The next chapter, *Going further*, rolls out further than the model was ever shown, trains
-# with scheduled sampling, times how patching makes training cheap, moves to GPUs, and runs a
-# model on a clip of your own.
+# The next chapter, [Going further](06_going_further.ipynb), rolls out further than the model was
+# ever shown, trains with scheduled sampling, times how patching makes training cheap, moves to
+# GPUs, and runs a model on a clip of your own.

@@ -84,7 +84,8 @@ from nfp_lib import bench, data, evaluate, keras_backend, pretrained, torch_back
 from nfp_lib.config import PRESETS
 
 # %% [markdown]
-# The model: the shipped `laptop-torch` checkpoint (see *Training*), or a run folder of yours.
+# The model: the shipped `laptop-torch` checkpoint (see [Training](04_training.ipynb)), or a run
+# folder of yours.
 
 # %%
 model, config = pretrained.load_any(CHECKPOINT)
@@ -138,8 +139,8 @@ viz.show_gif(viz.comparison_gif(long_videos[0], np.concatenate([seen[0], predict
 # Two numbers per frame say whether the prediction is fading or freezing: the share of bright
 # pixels (sharp ink) relative to the truth, and the motion, the mean change from one frame to
 # the next, relative to the truth's. A model that collapses into a still image, as the course
-# report quoted in *Rollout and evaluation* saw after 6 or 7 frames, would show the motion
-# ratio falling towards 0.
+# report quoted in [Rollout and evaluation](05_rollout_evaluation.ipynb) saw after 6 or 7 frames,
+# would show the motion ratio falling towards 0.
 
 
 # %%
@@ -385,7 +386,7 @@ viz.plot_comparison(
 # `torch.compile` the model, which fuses each gate's arithmetic into a few kernels. `fit` does
 # not use it yet (a graph needs every batch the same shape, and a schedule that changes the
 # learning rate needs it as a tensor); on an H200 it made the keras-io step twice as fast as the
-# plain loop (*Results and performance* has the table).
+# plain loop ([Results and performance](07_results.ipynb) has the table).
 #
 # To see what your machine does, the benchmark times a training step, its peak memory and the
 # two rollouts for the keras-io model in Keras, the same model in our PyTorch code, and the
@@ -491,5 +492,5 @@ viz.show_gif(viz.to_gif(np.concatenate([clip[0], continued[0]]), fps=4, scale=3)
 #
 # ## What's next
 #
-# The last chapter, *Results and performance*, gathers the numbers of the shipped models next
-# to published figures, and the timings of both backends.
+# The last chapter, [Results and performance](07_results.ipynb), gathers the numbers of the shipped
+# models next to published figures, and the timings of both backends.

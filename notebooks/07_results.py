@@ -185,22 +185,23 @@ plt.show()
 #
 # - **The head.** The first `laptop` model predicted pixels through a sigmoid head and spent
 #   its first epochs on the plateau of predicting an empty black frame. The *motion head* (see
-#   *A ConvLSTM in PyTorch*) predicts where each 4 x 4 patch of the last frame moves instead,
-#   so the model starts from a blurred copy of the last frame and only has to learn the motion.
+#   [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)) predicts where each 4 x 4 patch of the last
+#   frame moves instead, so the model starts from a blurred copy of the last frame and only has to
+#   learn the motion.
 # - **The learning rate.** The motion head tolerates a step size three times larger, which buys
 #   more progress per minute. A cosine schedule, which lowers the rate while the model is still
 #   improving quickly, lost within this budget.
 # - **The loss.** Where does the remaining error come from? On the same frames, a head that picked
 #   the best of its 121 shifts for every patch (an oracle that knows the answer) scores SSIM 0.996,
 #   so the head is not the limit: the ConvLSTM's estimate of the motion is. Where the estimate is
-#   unsure, BCE makes the model hedge between shifts and the prediction blurs (*Training*, "The
-#   objective"). L1 prefers the likeliest shift, but learns the motion more slowly from scratch; one
-#   epoch of L1 after BCE sharpens what BCE learned. Without a weight average, more L1 epochs in
-#   place of BCE ones do not help: the score stays within 0.002. Nor does training the last
-#   epoch on the score itself (`loss="ssim"`, *Training*): that epoch lifted the score by 0.015
-#   and 0.004 in the two runs where L1 lifted it by 0.017 and 0.013. A cosine schedule spoils the
-#   L1 epoch, which then runs at a tiny learning rate: moving from BCE's blur to a sharp guess
-#   takes full-size steps.
+#   unsure, BCE makes the model hedge between shifts and the prediction blurs
+#   ([Training](04_training.ipynb), "The objective"). L1 prefers the likeliest shift, but learns
+#   the motion more slowly from scratch; one epoch of L1 after BCE sharpens what BCE learned.
+#   Without a weight average, more L1 epochs in place of BCE ones do not help: the score stays
+#   within 0.002. Nor does training the last epoch on the score itself (`loss="ssim"`,
+#   [Training](04_training.ipynb)): that epoch lifted the score by 0.015 and 0.004 in the two runs
+#   where L1 lifted it by 0.017 and 0.013. A cosine schedule spoils the L1 epoch, which then runs
+#   at a tiny learning rate: moving from BCE's blur to a sharp guess takes full-size steps.
 # - **The batch.** On two cores a batch of 8 costs a fifth less per sequence than a batch of 4
 #   in float32 (a step took 0.76 s against 2 x 0.47 s). With half as many steps the learning
 #   rate goes up to 0.008.
@@ -208,9 +209,9 @@ plt.show()
 #   runs the forward passes under `torch.autocast` in bfloat16. An epoch took 42-54 s instead of
 #   71-94 s, so 17 epochs fit where 10 did. The first bfloat16 run stalled at the
 #   copy-the-last-frame level after one good epoch: bfloat16 rounds the motion head's 0.998 to
-#   exactly 1, where PyTorch's BCE has a gradient of about $10^{11}$ (*Training*, "The
-#   objective"). Clipped as Keras clips it, bfloat16 trains as float32 does (0.897 against
-#   0.895 after the same 10 epochs).
+#   exactly 1, where PyTorch's BCE has a gradient of about $10^{11}$
+#   ([Training](04_training.ipynb), "The objective"). Clipped as Keras clips it, bfloat16 trains as
+#   float32 does (0.897 against 0.895 after the same 10 epochs).
 # - **The weight average.** At a learning rate of 0.008 the weights jitter, and more BCE epochs
 #   stopped paying after the twelfth: the 17-epoch run scored 0.887, 0.889, 0.888, 0.886, 0.885
 #   in epochs 12 to 16. A moving average of the weights over about the last 100 steps
