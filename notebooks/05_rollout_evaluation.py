@@ -410,8 +410,9 @@ print(
 # - A falling share of bright pixels is blur: the ink is spread out thinner. Where the
 #   model's motion curve stays near the truth's, the predicted digits keep moving; a motion
 #   curve that drops towards zero would be the *sequence collapse* that a Georgia Tech course
-#   report describes for its LSTM predictor, which "would simply reconstruct the same image at
-#   all time steps" beyond 6 or 7 predicted frames.
+#   report describes for its predictor (an LSTM over VGG16 image features, on the UCF101 action
+#   videos, not Moving MNIST), which "would simply reconstruct the same image at all time steps"
+#   beyond 6 or 7 predicted frames.
 # - MSE and SSIM can disagree. A blurred digit in about the right place scores a good MSE (it
 #   is never very wrong anywhere) but a weaker SSIM (the strokes are gone). This is why papers
 #   report both, and why a model can beat the copy baseline in one and not the other.

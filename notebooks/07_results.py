@@ -233,7 +233,7 @@ plt.show()
 # | ConvLSTM-S, OpenSTL, 200 epochs | 64 x 64, 10 -> 10 | 29.8 | 0.929 | |
 # | ConvLSTM-S, OpenSTL, 2000 epochs | 64 x 64, 10 -> 10 | 22.4 | 0.948 | |
 # | PredRNN++, OpenSTL | 64 x 64, 10 -> 10 | 14.1 | 0.970 | |
-# | ConvLSTM, PyTorch Lightning project (the seeds) | 32 x 32 | | | 0.881 / 22.1 dB |
+# | ConvLSTM, a PyTorch Lightning project on GitHub | 32 x 32 | | | 0.881 / 22.1 dB |
 #
 # Two caveats before comparing with the table above. Our test digits are generated from
 # scikit-learn's handwritten digits, not MNIST's test set, and they move with our generator's
