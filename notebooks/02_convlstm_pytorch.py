@@ -71,7 +71,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nfp_lib import data, torch_backend, viz
+from nfp_lib import bench, data, torch_backend, viz
 from nfp_lib.config import PRESETS
 
 _ = torch.manual_seed(SEED)  # (manual_seed returns the generator; nothing to show)
@@ -375,26 +375,13 @@ with torch.no_grad():
 # from C + F to 4F channels: $4F\,(C+F)\,k^2$ weights and $4F$ biases. The cost of one frame is
 # that many multiply-adds again for every position of the grid it runs on. The head is one more
 # convolution, to `motion_kernel`² logits per grid position for a motion head (to C·p² pixels
-# for a pixel head), and the dynamic filter adds K x K multiply-adds for every output pixel. A
-# small helper counts it all for every preset, on 64 x 64 frames. "keras-io" is the model of
+# for a pixel head), and the dynamic filter adds K x K multiply-adds for every output pixel.
+# `bench.model_macs` counts it all for every preset, on 64 x 64 frames. "keras-io" is the model of
 # the keras-io example this book started from (it has 64 filters and works on the full 64 x 64
 # frame, so no patches, and predicts pixels).
 
 
 # %%
-def macs_per_frame(config, size=IMAGE_SIZE):
-    """Multiply-adds of the convolutions (and dynamic filter) for one size x size frame."""
-    grid = (size // config.patch_size) ** 2
-    channels, total = config.channels * config.patch_size**2, 0
-    for filters, k in zip(config.filters, config.kernel_sizes, strict=True):
-        total += grid * 4 * filters * (channels + filters) * k * k
-        channels = filters
-    head = config.head_kernel_size**2 if config.head == "conv2d" else 27
-    outputs = config.motion_kernel**2 or config.channels * config.patch_size**2
-    total += grid * channels * outputs * head
-    return total + size * size * config.channels * config.motion_kernel**2  # dynamic filter
-
-
 def num_parameters(config):
     """Weights and biases of the PyTorch model of a ModelConfig."""
     return sum(p.numel() for p in torch_backend.build_model(config).parameters())
@@ -408,13 +395,15 @@ for name, preset in PRESETS.items():
     m = preset.model
     grid = f"{IMAGE_SIZE // m.patch_size} x {IMAGE_SIZE // m.patch_size}"
     head = f"motion {m.motion_kernel}x{m.motion_kernel}" if m.motion_kernel else "pixels"
+    if m.motion_masks:
+        head = f"{m.motion_masks} x {head} + mask"
     print(
         f"{name:12} {str(m.filters):>20} {str(m.kernel_sizes):>12} {m.patch_size:5} {grid:>8} "
-        f"{head:>13} {num_parameters(m):11,} {macs_per_frame(m) / 1e6:18,.0f} M"
+        f"{head:>13} {num_parameters(m):11,} {bench.model_macs(m) / 1e6:18,.0f} M"
     )
 keras_io = PRESETS["keras-io"].model
 weights = num_parameters(keras_io) / num_parameters(config)
-ratio = macs_per_frame(keras_io) / macs_per_frame(config)
+ratio = bench.model_macs(keras_io) / bench.model_macs(config)
 print(f"the keras-io model has {weights:.1f} times the weights of the laptop model")
 print(f"and does {ratio:.0f} times its arithmetic per frame")
 

@@ -247,11 +247,12 @@ except ValueError as err:
 # the grid $p^2$ times smaller and the input $p^2$ times deeper; since $C$ is small next to $F$,
 # the cost falls by almost $p^2$. The `laptop` preset uses $p = 4$: a 64 x 64 frame becomes a
 # 16 x 16 grid of 16 channels, so the model is about 16 times cheaper than at full resolution.
-# `bench.convlstm_macs` adds up the formula over a `ModelConfig`'s layers (each layer's input is
-# the previous layer's output):
+# `bench.model_macs` adds up the formula over a `ModelConfig`'s layers (each layer's input is
+# the previous layer's output), plus the head and the dynamic filter, as in [A ConvLSTM in
+# PyTorch](02_convlstm_pytorch.ipynb):
 
 # %%
-from nfp_lib.bench import convlstm_macs
+from nfp_lib.bench import model_macs
 
 laptop = PRESETS["laptop"]
 variants = {
@@ -260,8 +261,8 @@ variants = {
     "patch 1, 32 filters": laptop.replace(model={"patch_size": 1}).model,
 }
 for name, mc in variants.items():
-    print(f"{name:<30} {convlstm_macs(mc) / 1e6:8.0f} M multiply-adds per frame")
-print(f"{'convlstm-64 (full size)':<30} {convlstm_macs(PRESETS['convlstm-64'].model) / 1e6:8.0f} M")
+    print(f"{name:<30} {model_macs(mc) / 1e6:8.0f} M multiply-adds per frame")
+print(f"{'convlstm-64 (full size)':<30} {model_macs(PRESETS['convlstm-64'].model) / 1e6:8.0f} M")
 
 # %% [markdown]
 # Predictions are one thing, measurements another. We time one training step (forward pass,
@@ -302,9 +303,9 @@ base = next(iter(variants))
 lines = ["| model | multiply-adds per frame | x laptop | step time | x laptop |"]
 lines.append("|---|---:|---:|---:|---:|")
 for name, mc in variants.items():
-    cost = convlstm_macs(mc) / convlstm_macs(variants[base])
+    cost = model_macs(mc) / model_macs(variants[base])
     lines.append(
-        f"| {name} | {convlstm_macs(mc) / 1e6:,.0f} M | {cost:.1f} | {seconds[name] * 1e3:,.0f} ms "
+        f"| {name} | {model_macs(mc) / 1e6:,.0f} M | {cost:.1f} | {seconds[name] * 1e3:,.0f} ms "
         f"| {seconds[name] / seconds[base]:.1f} |"
     )
 display(Markdown("\n".join(lines)))

@@ -117,3 +117,14 @@ def test_train_step_flops_counts_the_gate_convolutions():
     laptop = PRESETS["laptop"].model
     macs = 16 * 16 * 9 * ((16 + 32) + (32 + 32) * 2) * 4 * 32
     assert bench.train_step_flops(laptop, batch=2, frames=3) == 2 * 3 * macs * 3 * 2
+
+
+def test_model_macs_adds_the_head_and_the_dynamic_filters_to_the_convlstm():
+    laptop = PRESETS["laptop"].model  # 16x16 grid, 3 x 32 filters, 3x3 head to 121 logits
+    head, moves = 256 * 32 * 121 * 9, 64 * 64 * 121
+    assert bench.model_macs(laptop) == bench.convlstm_macs(laptop) + head + moves
+    plain = PRESETS["plain"].model  # the head draws 16 pixels per cell; no dynamic filter
+    assert bench.model_macs(plain) == bench.convlstm_macs(plain) + 256 * 32 * 16 * 9
+    masked = PRESETS["laptop-masks"].model  # 2 x 121 logits, 16 pixels, 3 x 16 masks; 2 moves
+    head = 256 * 32 * (2 * 121 + 16 + 48) * 9
+    assert bench.model_macs(masked) == bench.convlstm_macs(masked) + head + 2 * moves
