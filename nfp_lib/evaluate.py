@@ -10,7 +10,8 @@ from nfp_lib.backends import backend_of
 from nfp_lib.data import split_context
 from nfp_lib.validation import check_video
 
-ROLLOUT_KEYS = ("mse", "mae", "psnr", "ssim", "mse_sum", "ink")
+ROLLOUT_KEYS = ("mse", "mae", "psnr", "ssim", "ssim_7x7", "mse_sum", "ink")
+NEXT_FRAME_KEYS = ("mse", "mae", "psnr", "ssim", "ssim_7x7")
 
 
 def copy_last_frame(context: np.ndarray, horizon: int) -> np.ndarray:
@@ -47,10 +48,11 @@ def evaluate(
     - ``seen_frames`` / ``predicted_frames``: the frame indices the rollout was given and the
       ones it predicted (``context`` and ``horizon`` count them);
     - ``next_frame``: teacher-forced one-step prediction over the whole sequence, scalars
-      ``mse``, ``mae``, ``psnr``, ``ssim`` (means over frames 1..T-1);
+      ``mse``, ``mae``, ``psnr``, ``ssim`` and ``ssim_7x7`` (scikit-image's and OpenSTL's SSIM,
+      :func:`~nfp_lib.metrics.ssim_7x7`), means over frames 1..T-1;
     - ``rollout``: the model fed its own predictions after ``context`` seen frames, lists over the
-      ``horizon`` predicted frames of ``mse``, ``mae``, ``psnr``, ``ssim``, ``mse_sum``
-      (per-frame sum of squared errors, the literature's "MSE") and ``ink`` (:func:`ink_ratio`);
+      ``horizon`` predicted frames of the same and ``mse_sum`` (per-frame sum of squared errors,
+      the literature's "MSE") and ``ink`` (:func:`ink_ratio`);
     - ``copy_last`` and ``blank``: the same lists for the two baselines.
     """
     video = check_video(video, "video", min_frames=2)
@@ -59,7 +61,7 @@ def evaluate(
     one_step = backend.predict_next(model, video)
     next_frame = {
         key: float(np.mean(getattr(metrics, key)(video[:, 1:], one_step)))
-        for key in ("mse", "mae", "psnr", "ssim")
+        for key in NEXT_FRAME_KEYS
     }
     steps = future.shape[1]
     rolled = predict_future(model, seen, steps)
@@ -89,5 +91,9 @@ def beats_baselines(result: dict) -> dict[str, dict[str, bool]]:
 
 
 def _per_frame(truth: np.ndarray, pred: np.ndarray) -> dict[str, list[float]]:
-    scores = {**metrics.frame_metrics(truth, pred), "ink": ink_ratio(truth, pred)}
+    scores = {
+        **metrics.frame_metrics(truth, pred),
+        "ssim_7x7": metrics.ssim_7x7(truth, pred),
+        "ink": ink_ratio(truth, pred),
+    }
     return {key: [float(v) for v in scores[key]] for key in ROLLOUT_KEYS}

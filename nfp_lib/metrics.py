@@ -20,6 +20,7 @@ PSNR_CAP = 100.0  # dB, the PSNR of a perfect prediction (where 10*log10(1/0) wo
 SSIM_WINDOW = 11  # skimage's default with gaussian_weights=True: 2 * int(3.5 * sigma + 0.5) + 1
 SSIM_SIGMA = 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+UNIFORM_WINDOW = 7  # scikit-image's default window (and OpenSTL's SSIM)
 
 ArrayLike = TypeVar("ArrayLike")  # a numpy array, or a torch or Keras tensor
 
@@ -115,18 +116,24 @@ def _valid_filter(x: np.ndarray) -> np.ndarray:
     return sum(w[k] * x[:, :, :, k : k + w_out] for k in range(SSIM_WINDOW))
 
 
-def ssim_map(a: ArrayLike, b: ArrayLike, local_mean: Callable[[ArrayLike], ArrayLike]) -> ArrayLike:
+def ssim_map(
+    a: ArrayLike,
+    b: ArrayLike,
+    local_mean: Callable[[ArrayLike], ArrayLike],
+    cov_norm: float = 1.0,
+) -> ArrayLike:
     """SSIM at every pixel where ``local_mean`` (a Gaussian filter over ``SSIM_WINDOW``) is
-    defined, data range 1.
+    defined, data range 1. ``cov_norm`` scales the local (co)variances: 1 for population ones,
+    ``n / (n - 1)`` for the sample ones of an ``n``-pixel uniform window.
 
     Only arithmetic, so it serves numpy arrays here and torch or Keras tensors in the two
     backends' training losses, each with its own filter: one formula for the score and the loss.
     """
     c1, c2 = SSIM_K1**2, SSIM_K2**2
     mu_a, mu_b = local_mean(a), local_mean(b)
-    var_a = local_mean(a * a) - mu_a**2
-    var_b = local_mean(b * b) - mu_b**2
-    cov = local_mean(a * b) - mu_a * mu_b
+    var_a = cov_norm * (local_mean(a * a) - mu_a**2)
+    var_b = cov_norm * (local_mean(b * b) - mu_b**2)
+    cov = cov_norm * (local_mean(a * b) - mu_a * mu_b)
     return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
         (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     )
@@ -150,6 +157,31 @@ def ssim(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     y_true, y_pred = _check_pair(y_true, y_pred)
     _check_ssim_size(y_true)
     return _per_frame(y_true, y_pred, _ssim_images)
+
+
+def _uniform_filter(x: np.ndarray, size: int = UNIFORM_WINDOW) -> np.ndarray:
+    """Means over ``size`` x ``size`` windows of axes 2 and 3 (H, W), where the window fits."""
+    h_out = x.shape[2] - size + 1
+    x = sum(x[:, :, k : k + h_out] for k in range(size)) / size
+    w_out = x.shape[3] - size + 1
+    return sum(x[:, :, :, k : k + w_out] for k in range(size)) / size
+
+
+def _ssim_7x7_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n = UNIFORM_WINDOW**2
+    return ssim_map(a, b, _uniform_filter, cov_norm=n / (n - 1)).mean(axis=(2, 3, 4))
+
+
+def ssim_7x7(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """SSIM per frame ``(T,)`` as scikit-image computes it by default, and OpenSTL reports it:
+    a 7x7 uniform window with sample covariances, K1 = 0.01, K2 = 0.03, data range 1, averaged
+    over the pixels whose window lies inside the image (``skimage.metrics.structural_similarity(a,
+    b, data_range=1)``). Its numbers are not :func:`ssim`'s: the small flat window scores
+    black-on-black windows 1 as well, but a stroke near a miss lower, so compare like with like.
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    _check_ssim_size(y_true)
+    return _per_frame(y_true, y_pred, _ssim_7x7_images)
 
 
 def _check_ssim_size(video: np.ndarray) -> None:

@@ -32,9 +32,9 @@ def test_evaluate_json(torch_run, capsys):
     args = ["evaluate", "--checkpoint", str(torch_run), "--num-sequences", "3"]
     assert main(args + ["--context", "4", "--horizon", "3", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result["next_frame"]) == {"mse", "mae", "psnr", "ssim"}
+    assert set(result["next_frame"]) == {"mse", "mae", "psnr", "ssim", "ssim_7x7"}
     for part in ("rollout", "copy_last", "blank"):
-        assert set(result[part]) == {"mse", "mae", "psnr", "ssim", "mse_sum", "ink"}
+        assert set(result[part]) == {"mse", "mae", "psnr", "ssim", "ssim_7x7", "mse_sum", "ink"}
         assert all(len(values) == 3 for values in result[part].values())
     assert result["horizon"] == 3 and result["context"] == 4
     assert 0.0 <= result["next_frame"]["mse"] <= 1.0

@@ -36,7 +36,7 @@ def test_evaluate_reports_both_baselines_and_the_frames_it_saw(result):
     assert result["seen_frames"] == [0, 1, 2, 3, 4]
     assert result["predicted_frames"] == [5, 6, 7, 8, 9, 10]
     for part in ("rollout", "copy_last", "blank"):
-        assert set(result[part]) == {"mse", "mae", "psnr", "ssim", "mse_sum", "ink"}
+        assert set(result[part]) == {"mse", "mae", "psnr", "ssim", "ssim_7x7", "mse_sum", "ink"}
         assert all(len(values) == 6 for values in result[part].values())
     assert result["blank"]["ink"] == [0.0] * 6
     truth = VIDEO[:, 5:11]

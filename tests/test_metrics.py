@@ -150,6 +150,18 @@ def test_ssim_on_non_square_frames_matches_skimage():
     np.testing.assert_allclose(ssim(a, b), want, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["random", "digits"])
+def test_ssim_7x7_matches_skimage_defaults(kind):
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    a, b = _pair((2, 3, 16, 20, 1), seed=4) if kind == "random" else _digit_frames(64, 1)
+    want = _loop(
+        a, b, lambda x, y: skimage_metrics.structural_similarity(x[..., 0], y[..., 0], data_range=1)
+    )
+    got = metrics.ssim_7x7(a, b)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.all(np.abs(got - ssim(a, b)) > 1e-4)  # another window: other numbers
+
+
 def test_chunking_does_not_change_results(monkeypatch):
     a, b = _pair((5, 3, 16, 16, 1))
     whole = frame_metrics(a, b)
