@@ -15,7 +15,8 @@
 # %% [markdown]
 # # Moving MNIST
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/01_moving_mnist.ipynb)
+# [![Open In
+# Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/01_moving_mnist.ipynb)
 #
 # Before we build a model we need videos to train it on. This chapter makes them: **Moving
 # MNIST**, the data set of Srivastava et al. (2015), in which two handwritten digits bounce
@@ -283,8 +284,30 @@ except data.DataUnavailableError as err:  # the message names this machine's cac
 viz.frame_viewer(videos[:8])
 
 # %% [markdown]
+# ## Summary
+#
+# - Moving MNIST is generated, not downloaded: two 28 x 28 digits bounce inside a 64 x 64 frame
+#   and overlap by their maximum. `data.generate_moving_mnist` draws any number of videos, and
+#   the same seed always gives the same videos.
+# - A next-frame predictor learns from pairs: frames $0..T-2$ in, frames $1..T-1$ out
+#   (`data.shift_frames`). To continue a video, split it into the frames the model sees and the
+#   frames it must predict (`data.split_context`).
+# - Offline, the digits come from scikit-learn; the published test file is read only when it is
+#   there.
+#
+# ## Exercises
+#
+# 1. Generate videos with `num_digits=3` and watch one as a GIF. How often do digits overlap? A
+#    model that moves each small patch of the frame one way has trouble where they do: why?
+# 2. Draw the same videos twice with one seed and once with another, and check with
+#    `np.array_equal` which pairs are identical.
+# 3. Compute the share of exactly black pixels in a batch of frames. What would a model score
+#    that always predicts a black frame? ([Rollout and evaluation](05_rollout_evaluation.ipynb)
+#    measures it.)
+#
 # ## What's next
 #
 # We have videos, inputs and targets. The next chapter, [A ConvLSTM in
 # PyTorch](02_convlstm_pytorch.ipynb), builds the convolutional LSTM cell gate by gate and stacks
-# it into a next-frame predictor; *A ConvLSTM in Keras* then builds the same network with Keras 3.
+# it into a next-frame predictor; [A ConvLSTM in Keras](03_convlstm_keras.ipynb) then builds the
+# same network with Keras 3.

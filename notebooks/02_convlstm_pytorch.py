@@ -532,6 +532,25 @@ viz.plot_comparison(
 # 11 x 11 neighbourhood, the blur of the demo above. (A pixel head would output a flat gray
 # instead: its sigmoid turns 0 into 0.5 everywhere.) Training has to sharpen these kernels and
 # point each one the way its patch moves. The structure is in place, the weights are not.
+
+# %% [markdown]
+# ## Summary
+#
+# - A ConvLSTM cell is an LSTM whose matrix products are convolutions: one convolution over the
+#   input and the previous output gives all four gates, and the state is a stack of images.
+# - The predictor cuts frames into patches, runs stacked ConvLSTM layers and a per-frame head.
+#   It is causal, so it can be stepped one frame at a time, carrying its state.
+# - The head either draws the next frame's pixels or moves the current frame's pixels with a
+#   small kernel per patch (the motion head).
+#
+# ## Exercises
+#
+# 1. Compare `bench.model_macs` for the `laptop` model with `patch_size` 1, 2 and 4. Why does
+#    the cost fall by almost the square of the patch size?
+# 2. Build a model with `head="conv3d"` and run the causality test on it: which predictions
+#    change when you change a later frame?
+# 3. Feed a sequence to `model.step` one frame at a time, carrying the state, and check that you
+#    get what `model(x)` gives for the whole sequence.
 #
 # ## What's next
 #

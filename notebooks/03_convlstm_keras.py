@@ -408,6 +408,21 @@ else:
     print("(no shipped checkpoint: nothing to show)")
 
 # %% [markdown]
+# ## Summary
+#
+# - Keras 3's `ConvLSTM2D` layers build the same network as the PyTorch model, layer for layer,
+#   and weights move between the two (`nfp_lib.porting`) without changing a prediction beyond
+#   float rounding.
+# - The keras-io example's `Conv3D` head looks one frame ahead in time, so during training it
+#   sees the frame it is asked to predict; a per-frame head does not.
+#
+# ## Exercises
+#
+# 1. Move a PyTorch model to Keras and back, and check with `np.array_equal` that every weight
+#    survived the round trip.
+# 2. Build the keras-io model with `head="conv2d"` instead and repeat the leak measurement.
+# 3. Print `keras_model.summary()` and match each Keras layer to a module of the PyTorch model.
+#
 # ## What's next
 #
 # So far our models were either untrained or came trained. The next chapter,

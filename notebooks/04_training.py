@@ -485,6 +485,26 @@ for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
 # sharpen. The dotted line marks the switch from BCE to L1 (`finish_from`): the loss values
 # drop there because L1 is another scale, not because the model got better at once, while the
 # SSIM, which does not depend on the loss, jumps up as L1 sharpens the predictions.
+
+# %% [markdown]
+# ## Summary
+#
+# - BCE and MSE are lowest for the average of the possible next frames (a blur), L1 for their
+#   per-pixel median (sharper, but black where the model is unsure). Training feeds the model
+#   the true frames (teacher forcing).
+# - One `Config` drives both frameworks. `fit` checkpoints every epoch as one atomic commit,
+#   refuses to overwrite a run, and resumes exactly where a run stopped.
+# - The plain ConvLSTM is trained first; the `laptop` preset differs from it in the head alone.
+#
+# ## Exercises
+#
+# 1. Train the live model once with `loss="l1"` and once with the default BCE for the same
+#    epochs, and compare the validation SSIM and the predictions.
+# 2. Start a run on the command line, stop it with Ctrl-C after an epoch, resume it with
+#    `--resume`, and compare its `history.json` with a run that was never stopped.
+# 3. Set `PRESET = "laptop"` and compare its first epoch with the plain model's: which head
+#    starts better, and why (see the untrained model at the end of
+#    [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb))?
 #
 # ## What's next
 #

@@ -58,7 +58,7 @@ except ImportError:
 import os
 
 QUICK = os.environ.get("NFP_QUICK") == "1"
-PLAIN = "plain-torch"  # the plain ConvLSTM (pixel head) trained in *Training*
+PLAIN = "plain-torch"  # the plain ConvLSTM (pixel head) trained in chapter 4
 CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
 MASKED = "laptop-masks-torch"  # the motion head with two moves and a drawn frame
 KERAS_CHECKPOINT = "laptop-keras"  # the same for Keras
@@ -465,6 +465,26 @@ if stored:
 # 100 (or 8) videos above. The summed per-frame MSE is the number to compare with papers on
 # Moving MNIST; keep in mind that those use real MNIST digits and the published test file,
 # and usually much larger models trained for hundreds of epochs on a GPU.
+
+# %% [markdown]
+# ## Summary
+#
+# - A rollout feeds each prediction back in as the next input; carrying the state makes it cost
+#   one step per frame.
+# - A forecast is only as good as the baselines it beats: the last seen frame repeated, and a
+#   blank frame. The ink ratio shows whether predictions fade.
+# - The plain ConvLSTM beats copying but fades and loses to the blank frame within a few frames.
+#   The motion head and the compositing head keep their ink longer, but their digits still fade,
+#   and none of the shipped models beats the blank frame at every horizon.
+#
+# ## Exercises
+#
+# 1. Set `HORIZON = 20` (and generate longer test videos) and find, for each model, the first
+#    frame at which the blank frame scores better.
+# 2. Evaluate your own run from [Training](04_training.ipynb) by setting `CHECKPOINT` to its
+#    folder, and place it among the shipped models.
+# 3. Score the rollouts with `metrics.ssim_7x7` as well as `metrics.ssim`. On which frames do
+#    the two disagree most, and why?
 #
 # ## What's next
 #

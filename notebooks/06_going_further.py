@@ -490,6 +490,24 @@ viz.show_gif(viz.to_gif(np.concatenate([clip[0], continued[0]]), fps=4, scale=3)
 # data, more capacity and a GPU, and with a per-pixel loss the blur seen here only gets worse.
 # That is where the field moved on: PredRNN and its successors, and the benchmark of OpenSTL,
 # listed on the References page.
+
+# %% [markdown]
+# ## Summary
+#
+# - Past a few frames, rollouts degrade: each step's error is fed back in, and a per-pixel loss
+#   answers uncertainty with blur (BCE, MSE) or fading (L1).
+# - Scheduled sampling trains on the model's own predictions; the context frames stay true.
+# - Patches make a ConvLSTM cheap enough for a CPU; a motion head moves pixels instead of
+#   drawing them, and a compositing head mixes several moves and a drawn frame.
+#
+# ## Exercises
+#
+# 1. Train the `tiny` model with scheduled sampling down to 0 and without, for the same steps,
+#    and compare their rollouts with `evaluate.evaluate`.
+# 2. Time one training step of the `laptop` model with `patch_size` 2 and 4, and compare the
+#    ratio with `bench.model_macs`.
+# 3. Make a GIF of your own and continue it with `python -m nfp_lib predict --input clip.gif
+#    --frames 10 --gif out.gif`.
 #
 # ## What's next
 #

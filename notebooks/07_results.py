@@ -337,3 +337,16 @@ display(Markdown("\n".join(rows)))
 # `torch.compile` was not measured. The fast versions roll out more slowly than the plain one,
 # most likely because their weights are channels-last while the rollout feeds ordinary float32
 # tensors.
+
+# %% [markdown]
+# ## Summary
+#
+# - Every shipped checkpoint was trained with the library's `train` command and evaluated with
+#   `evaluate` on the same held-out videos, beside copy-last and a blank frame.
+# - The stored benchmarks time training steps and rollouts on a CPU and on a GPU.
+#
+# ## Exercises
+#
+# 1. Run `python -m nfp_lib evaluate --checkpoint laptop-torch --horizon 30` and see where the
+#    blank frame overtakes the model.
+# 2. Run `python -m nfp_lib bench` on your own machine and set its table beside the stored one.
