@@ -15,8 +15,7 @@
 # %% [markdown]
 # # Moving MNIST
 #
-# [![Open In
-# Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/01_moving_mnist.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nfp-book/nfp/blob/main/notebooks/01_moving_mnist.ipynb)
 #
 # Before we build a model we need videos to train it on. This chapter makes them: **Moving
 # MNIST**, the data set of Srivastava et al. (2015), in which two handwritten digits bounce
