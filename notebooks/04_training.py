@@ -83,7 +83,9 @@ from IPython.display import Markdown, display
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from nfp_lib import data, keras_backend, pretrained, torch_backend, viz
+import keras  # after KERAS_BACKEND is set: Keras picks its backend on import
+
+from nfp_lib import data, keras_backend, metrics, pretrained, torch_backend, viz
 from nfp_lib.config import PRESETS, Config
 
 # %% [markdown]
@@ -277,12 +279,88 @@ print(
 )
 
 # %% [markdown]
+# ## A training loop, written out
+#
+# Before the library does it for us, here is training in full. In PyTorch it is a loop we
+# write ourselves: for every batch, a forward pass, the loss, `backward()` for the gradients and
+# an optimiser step; after every epoch, a pass over the validation videos without gradients.
+# The training and validation videos are the ones the library's `fit` draws for this config.
+
+# %%
+train_videos = data.training_sequences(config.train, "train")
+val_videos = data.training_sequences(config.train, "val")
+
+
+def inputs_and_targets(videos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Numpy videos (N, T, H, W, C) -> PyTorch's (N, T, C, H, W): frames 0..T-2 and 1..T-1."""
+    frames = torch_backend.to_tensor(videos)
+    return frames[:, :-1], frames[:, 1:]
+
+
+torch.manual_seed(config.train.seed)
+net = torch_backend.build_model(config.model)
+optimizer = torch.optim.Adam(net.parameters(), lr=config.train.learning_rate)
+batch_size = config.train.batch_size
+for epoch in range(1, config.train.epochs + 1):
+    net.train()
+    order = np.random.default_rng(epoch).permutation(len(train_videos))
+    for start in range(0, len(order), batch_size):
+        x, y = inputs_and_targets(train_videos[order[start : start + batch_size]])
+        loss = torch_backend.bce_loss(net(x), y)  # forward pass and loss
+        optimizer.zero_grad()
+        loss.backward()  # gradients of the loss for every weight
+        optimizer.step()  # Adam moves the weights against them
+    net.eval()
+    with torch.no_grad():  # validation: no gradients, no updates
+        x, y = inputs_and_targets(val_videos)
+        predicted = net(x)
+        val_loss = torch_backend.bce_loss(predicted, y).item()
+    val_ssim = metrics.ssim(val_videos[:, 1:], torch_backend.to_numpy(predicted)).mean()
+    print(
+        f"epoch {epoch}: last batch loss {loss.item():.4f}, "
+        f"val_loss {val_loss:.4f}, val SSIM {val_ssim:.3f}"
+    )
+
+# %% [markdown]
+# In Keras the loop is built in: `compile` names the optimiser and the loss, and `fit` runs the
+# epochs, with *callbacks* for what happens between them. Two that matter here lower the
+# learning rate when the validation loss stalls and stop training when it stops improving.
+
+# %%
+keras_net = keras_backend.build_model(config.model, image_size=config.train.image_size)
+keras_net.compile(
+    optimizer=keras.optimizers.Adam(config.train.learning_rate), loss="binary_crossentropy"
+)
+callbacks = [
+    keras.callbacks.ReduceLROnPlateau(
+        patience=config.train.lr_patience, factor=config.train.lr_factor
+    ),
+    keras.callbacks.EarlyStopping(patience=config.train.early_stopping_patience),
+]
+keras_log = keras_net.fit(
+    train_videos[:, :-1],  # inputs: frames 0..T-2, channels-last as Keras likes them
+    train_videos[:, 1:],  # targets: frames 1..T-1
+    batch_size=batch_size,
+    epochs=config.train.epochs,
+    validation_data=(val_videos[:, :-1], val_videos[:, 1:]),
+    callbacks=callbacks,
+    verbose=0,
+)
+print({key: [round(v, 4) for v in values] for key, values in keras_log.history.items()})
+
+# %% [markdown]
+# That is all training is. What a real run adds is care: the same random numbers in both
+# frameworks, fresh videos every epoch, a checkpoint after every epoch that a crash cannot
+# corrupt, resuming exactly where a run stopped, the SSIM beside the loss, a finishing loss, a
+# moving average of the weights and bfloat16 where the CPU has it. `torch_backend.fit` and
+# `keras_backend.fit` are these two loops with that care added.
+#
 # ## Training live, in both frameworks
 #
 # `torch_backend.fit(config, out_dir)` and `keras_backend.fit(config, out_dir)` take the same
 # config and return the same history: one list per logged value, one entry per epoch. The
-# PyTorch one is a plain training loop (Adam, the loss above, `loss.backward()`); the Keras one
-# calls Keras' own `model.fit` with callbacks. After every epoch both score the validation
+# PyTorch one is the loop above; the Keras one calls Keras' own `model.fit` with callbacks.
+# After every epoch both score the validation
 # sequences (teacher-forced, like training) and report the validation loss, the pixel MSE and
 # the SSIM (structural similarity, 1 for a perfect frame; the chapter [Rollout and
 # evaluation](05_rollout_evaluation.ipynb) explains it).
