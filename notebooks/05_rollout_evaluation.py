@@ -81,7 +81,9 @@ from IPython.display import Markdown, display
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from nfp_lib import data, evaluate, pretrained, torch_backend, viz
+import keras  # after KERAS_BACKEND is set: Keras picks its backend on import
+
+from nfp_lib import data, evaluate, keras_backend, pretrained, torch_backend, viz
 
 # %% [markdown]
 # ## The models
@@ -149,9 +151,45 @@ print(
 )
 
 # %% [markdown]
-# `torch_backend.rollout(model, context, horizon)` is that loop, in batches, on numpy arrays
-# (`keras_backend.rollout` does the same for a Keras model). It costs
-# `CONTEXT + HORIZON - 1` frame steps.
+# In Keras the `ConvLSTM2D` layers read whole sequences, so to carry the state we call each
+# layer's *cell* ourselves, one frame at a time, with that layer's `(h, c)`. Here it is for the
+# plain Keras model (`plain-keras`: patches in, three ConvLSTM cells, the pixel head, patches
+# out):
+
+# %%
+arch = keras_backend.model_config(keras_plain)  # the ModelConfig, read from the layers
+layer = {each.name: each for each in keras_plain.layers}
+cells = [layer[f"convlstm_{i}"].cell for i in range(len(arch.filters))]
+
+
+def keras_step(frame, states):
+    """One frame (N, 1, H, W, C) in; the predicted next frame and every cell's new (h, c) out."""
+    x = layer["space_to_depth"](frame)[:, 0]  # (N, 16, 16, 16)
+    new_states = []
+    for cell, state in zip(cells, states, strict=True):
+        x, state = cell(x, state)  # x is the cell's output h
+        new_states.append(state)
+    pixels = layer["head"](x[:, None])  # the head is a Conv3D over a 1-frame sequence
+    return layer["depth_to_space"](pixels), new_states
+
+
+grid = seen.shape[2] // arch.patch_size
+states = [[np.zeros((4, grid, grid, f), np.float32)] * 2 for f in arch.filters]  # (h, c)
+for t in range(CONTEXT):  # read the seen frames, keep the states
+    frame, states = keras_step(seen[:4, t : t + 1], states)
+keras_frames = [frame]
+for _ in range(HORIZON - 1):  # feed each guess back in
+    frame, states = keras_step(frame, states)
+    keras_frames.append(frame)
+keras_by_hand = np.concatenate([keras.ops.convert_to_numpy(f) for f in keras_frames], axis=1)
+keras_library = keras_backend.rollout(keras_plain, seen[:4], HORIZON)
+difference = np.abs(keras_by_hand - keras_library).max()
+print(f"Keras rollout: {keras_by_hand.shape} - max difference from the library {difference:.1e}")
+
+# %% [markdown]
+# `torch_backend.rollout(model, context, horizon)` and `keras_backend.rollout` are these loops,
+# in batches, on numpy arrays (the Keras one compiles its step once and handles every head).
+# Each costs `CONTEXT + HORIZON - 1` frame steps.
 #
 # The keras-io example does it differently: for every new frame it runs the model on the whole
 # sequence so far (the seen frames plus the predictions) from the beginning and keeps only the
