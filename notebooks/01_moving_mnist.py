@@ -275,11 +275,12 @@ except data.DataUnavailableError as err:  # the message names this machine's cac
 # %% [markdown]
 # ## Look for yourself
 #
-# In a live notebook (locally or on Colab) `viz.frame_viewer` gives two sliders, one to pick a
-# video and one to step through its frames. In the static book the sliders do nothing, as there is
-# no Python behind the page.
+# In a live notebook (locally or on Colab) the cell below shows `viz.frame_viewer`: two
+# sliders, one to pick a video and one to step through its frames. The static book leaves that
+# cell out, since without Python behind the page the sliders could not move; its page *Live:
+# the ConvLSTM in your browser* runs a trained model on such videos in the browser instead.
 
-# %%
+# %% tags=["remove-cell"]
 viz.frame_viewer(videos[:8])
 
 # %% [markdown]

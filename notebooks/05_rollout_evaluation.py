@@ -380,10 +380,12 @@ for i in range(NUM_GIFS):
     display(viz.show_gif(viz.comparison_gif(test[i], guess, fps=4)))
 
 # %% [markdown]
-# In a live notebook, `viz.frame_viewer` lets you step through any test video and frame with
-# two sliders (in the static book the sliders do nothing).
+# In a live notebook, the cell below shows `viz.frame_viewer`, two sliders to step through any
+# test video and frame. The static book leaves it out (its sliders could not move without
+# Python behind the page); its page *Live: the ConvLSTM in your browser* predicts in the
+# browser instead.
 
-# %%
+# %% tags=["remove-cell"]
 viz.frame_viewer(future[:8], predicted[:8])
 
 # %% [markdown]
