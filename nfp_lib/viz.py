@@ -260,21 +260,72 @@ def save_gif(frames: np.ndarray, path: str | Path, **kwargs: object) -> Path:
 
 
 def comparison_gif(
-    truth: np.ndarray, pred: np.ndarray, fps: float = 5, scale: int = 2, error: bool = True
+    truth: np.ndarray,
+    pred: np.ndarray,
+    fps: float = 5,
+    scale: int = 2,
+    error: bool = True,
+    seen: int = 0,
+    labels: bool = True,
 ) -> bytes:
     """A GIF of truth | prediction | |error| side by side, frames ``(T, H, W, C)``.
 
-    Panels are separated by a thin mid-gray bar.
+    Panels are separated by a thin mid-gray bar. With ``labels`` (the default) each frame also
+    gets the panels' names above them and, below, the frame number and whether the model saw it
+    (the first ``seen`` frames, where the "prediction" is the input itself) or predicted it; a
+    black bar under the prediction marks every predicted frame. Grayscale throughout, so the
+    pixels stay exact in the GIF's palette.
     """
     truth, pred = _gif_frames(truth, "truth"), _gif_frames(pred, "pred")
     check_same_shape(truth, pred, ("truth", "pred"))
+    seen = check_positive_int(seen, "seen", minimum=0)
     panels = [truth, pred] + ([np.abs(truth - pred)] if error else [])
-    t, h, _, c = truth.shape
+    t, h, w, c = truth.shape
     bar = np.full((t, h, 1, c), 0.5, truth.dtype)
     joined = [panels[0]]
     for panel in panels[1:]:
         joined += [bar, panel]
-    return to_gif(np.concatenate(joined, axis=2), fps=fps, scale=scale)
+    if not labels:
+        return to_gif(np.concatenate(joined, axis=2), fps=fps, scale=scale)
+    names = ["truth", "prediction", "|error|"][: len(panels)]
+    return _labelled_gif(np.concatenate(joined, axis=2), names, w + 1, seen, fps, scale)
+
+
+_BAND = 14  # pixels of the title and caption bands of a labelled GIF
+
+
+def _labelled_gif(
+    frames: np.ndarray, names: list[str], stride: int, seen: int, fps: float, scale: int
+) -> bytes:
+    """Frames ``(T, H, W, C)`` with panels every ``stride`` pixels, as a labelled GIF."""
+    import imageio.v3 as iio
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps <= 100:
+        raise ValueError(f"fps: expected a number in (0, 100], got {fps!r}")
+    scale = check_positive_int(scale, "scale")
+    gray = frames.mean(axis=-1, keepdims=True) if frames.shape[-1] != 1 else frames
+    pixels = _to_uint8(gray, scale)
+    t, height, width = pixels.shape
+    font = ImageFont.load_default()
+    out = []
+    for i in range(t):
+        canvas = PILImage.new("L", (width, height + 2 * _BAND), 230)
+        canvas.paste(PILImage.fromarray(pixels[i]), (0, _BAND))
+        draw = ImageDraw.Draw(canvas)
+        for k, name in enumerate(names):
+            draw.text((k * stride * scale + 2, 0), name, fill=0, font=font)
+        predicted = i >= seen
+        caption = f"frame {i + 1}/{t}: {'predicted' if predicted else 'seen'}"
+        draw.text((2, height + _BAND), caption, fill=0, font=font)
+        if predicted:  # the mark: a black bar under the prediction panel
+            x0 = stride * scale
+            draw.rectangle(
+                [x0, height + _BAND, x0 + (stride - 1) * scale - 1, height + _BAND + 3], fill=0
+            )
+        out.append(np.asarray(canvas))
+    return iio.imwrite("<bytes>", np.stack(out), extension=".gif", duration=1000.0 / fps, loop=0)
 
 
 def show_gif(gif_bytes: bytes) -> Image:

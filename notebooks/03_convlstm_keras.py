@@ -403,7 +403,8 @@ if HAVE_TRAINED:
     bar = np.full((test.shape[1], 2, size, 1), 0.5, np.float32)  # gray line between videos
     truth_rows = np.concatenate([part for v in test for part in (v, bar)][:-1], axis=1)
     pred_rows = np.concatenate([part for v in shown for part in (v, bar)][:-1], axis=1)
-    display(viz.show_gif(viz.comparison_gif(truth_rows, pred_rows, fps=4)))
+    gif = viz.comparison_gif(truth_rows, pred_rows, fps=4, seen=seen.shape[1])
+    display(viz.show_gif(gif))
 else:
     print("(no shipped checkpoint: nothing to show)")
 

@@ -371,13 +371,14 @@ viz.plot_comparison(
 )
 
 # %% [markdown]
-# As films: each GIF shows truth | prediction | error for all 20 frames. For the first 10 the
-# "prediction" is the seen frames themselves (no error); from frame 11 on it is the model's.
+# As films: each GIF shows truth | prediction | error for all 20 frames, with the frame number
+# under them. For the first 10 the "prediction" is the seen frames themselves (no error); from
+# frame 11 on it is the model's, marked by the black bar under the prediction.
 
 # %%
 for i in range(NUM_GIFS):
     guess = np.concatenate([seen[i], predicted[i]])
-    display(viz.show_gif(viz.comparison_gif(test[i], guess, fps=4)))
+    display(viz.show_gif(viz.comparison_gif(test[i], guess, fps=4, seen=CONTEXT)))
 
 # %% [markdown]
 # In a live notebook, the cell below shows `viz.frame_viewer`, two sliders to step through any

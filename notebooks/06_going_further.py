@@ -133,7 +133,8 @@ viz.plot_comparison(future[0], predicted[0], context=seen[0], title=f"{CHECKPOIN
 # As a film (truth | prediction | error, the first 10 frames are the seen ones):
 
 # %%
-viz.show_gif(viz.comparison_gif(long_videos[0], np.concatenate([seen[0], predicted[0]]), fps=6))
+long_guess = np.concatenate([seen[0], predicted[0]])
+viz.show_gif(viz.comparison_gif(long_videos[0], long_guess, fps=6, seen=CONTEXT))
 
 # %% [markdown]
 # Two numbers per frame say whether the prediction is fading or freezing: the share of bright

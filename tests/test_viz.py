@@ -128,15 +128,33 @@ def test_save_gif_writes_atomically(tmp_path):
 
 def test_comparison_gif_panels():
     truth, pred = _clip(t=4, h=8, w=8), _clip(t=4, h=8, w=8, seed=1)
-    frames = iio.imread(viz.comparison_gif(truth, pred, scale=1), index=None)
+    frames = iio.imread(viz.comparison_gif(truth, pred, scale=1, labels=False), index=None)
     assert frames.shape[:3] == (4, 8, 3 * 8 + 2)
     gray = (frames[..., 0] if frames.ndim == 4 else frames).astype(float) / 255
     np.testing.assert_allclose(gray[:, :, :8], truth[..., 0], atol=1 / 255)
     np.testing.assert_allclose(gray[:, :, 8], 0.5, atol=1 / 255)  # separator
     np.testing.assert_allclose(gray[:, :, 9:17], pred[..., 0], atol=1 / 255)
     np.testing.assert_allclose(gray[:, :, 18:], np.abs(truth - pred)[..., 0], atol=1 / 255)
-    two = iio.imread(viz.comparison_gif(truth, pred, scale=2, error=False), index=None)
+    two = iio.imread(
+        viz.comparison_gif(truth, pred, scale=2, error=False, labels=False), index=None
+    )
     assert two.shape[:3] == (4, 16, 2 * (2 * 8 + 1))
+
+
+def test_comparison_gif_labels_the_panels_and_marks_the_predicted_frames():
+    truth, pred = _clip(t=4, h=64, w=64), _clip(t=4, h=64, w=64, seed=1)
+    frames = iio.imread(viz.comparison_gif(truth, pred, scale=2, seen=2), index=None)
+    gray = frames[..., 0] if frames.ndim == 4 else frames
+    band, height = 14, 128
+    assert gray.shape == (4, height + 2 * band, 2 * (3 * 64 + 2))  # 388 pixels wide
+    panels = gray[:, band : band + height, :128].astype(float) / 255
+    np.testing.assert_allclose(panels[:, ::2, ::2], truth[..., 0], atol=1 / 255)
+    titles, captions = gray[:, :band], gray[:, band + height :]
+    assert (titles < 100).any(axis=(1, 2)).all()  # text on every frame
+    assert np.array_equal(titles[0], titles[3])  # the same titles throughout
+    mark = captions[:, :3, 130:256]  # the bar under the prediction panel
+    assert [bool((m == 0).all()) for m in mark] == [False, False, True, True]
+    assert not np.array_equal(captions[0], captions[1])  # the frame counter moves
 
 
 def test_show_gif():
