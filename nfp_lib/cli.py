@@ -167,7 +167,7 @@ def _format_evaluation(result: dict) -> str:
 
 def _predict(args: argparse.Namespace) -> int:
     from nfp_lib import data, viz
-    from nfp_lib.backends import backend_of
+    from nfp_lib.evaluate import predict_future
     from nfp_lib.validation import check_positive_int
 
     frames = check_positive_int(args.frames, "--frames")
@@ -181,9 +181,7 @@ def _predict(args: argparse.Namespace) -> int:
     model, config = load_any(args.checkpoint)
     clip = data.load_video(args.input)
     _check_frame_size(clip, config, f"--input {args.input}")
-    backend = backend_of(model)  # as predict_future, with a progress bar on a terminal
-    roll = backend.rollout if backend.model_config(model).causal else backend.rollout_rerun
-    predicted = roll(model, clip, frames, progress=True)
+    predicted = predict_future(model, clip, frames, progress=True)
     if args.gif:
         viz.save_gif(predicted[0], args.gif)
         print(f"wrote {frames} predicted frames to {args.gif}")

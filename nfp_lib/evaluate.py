@@ -32,11 +32,14 @@ def ink_ratio(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return pred.mean(axis=axes) / np.maximum(truth.mean(axis=axes), 1e-12)
 
 
-def predict_future(model: object, context: np.ndarray, horizon: int) -> np.ndarray:
-    """Roll a model out for ``horizon`` frames: O(T) when it is causal, else the re-run loop."""
+def predict_future(
+    model: object, context: np.ndarray, horizon: int, progress: bool = False
+) -> np.ndarray:
+    """Roll a model out for ``horizon`` frames: O(T) when it is causal, else the re-run loop.
+    ``progress`` counts the predicted frames on stderr (on a terminal)."""
     backend = backend_of(model)
     roll = backend.rollout if backend.model_config(model).causal else backend.rollout_rerun
-    return roll(model, context, horizon)
+    return roll(model, context, horizon, progress=progress)
 
 
 def evaluate(
