@@ -426,6 +426,7 @@ def test_ctrl_c_keeps_the_epoch_says_one_line_and_exits_130(backend, tmp_path):
     pid = os.fork()
     if pid == 0:
         try:
+            torch.set_num_threads(1)  # the parent's OpenMP threads did not survive the fork
             sys.stderr = open(err, "w")  # noqa: SIM115 - the child exits without closing
             signal.signal(signal.SIGINT, signal.default_int_handler)
             commit = RunFolder.commit_epoch

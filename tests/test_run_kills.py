@@ -15,6 +15,7 @@ import signal
 
 import numpy as np
 import pytest
+import torch
 
 from nfp_lib import runs
 from nfp_lib.config import Config, ModelConfig, TrainConfig
@@ -37,6 +38,16 @@ CONFIG = Config(
 )
 VIDEO = generate_moving_mnist(8, num_frames=4, size=32, seed=1)
 STEPS = [(os, "fsync"), (os, "replace"), (os, "rename"), (os, "link"), (shutil, "rmtree")]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Bit-identical runs need one thread count in the forked child and here, and a forked
+    child has no working OpenMP threads: so one thread throughout."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _fit_torch(out, **kwargs) -> dict:
