@@ -133,13 +133,21 @@ for name, guess in guesses.items():
 # current frame is a poor guess under BCE: its strokes are confidently in the wrong place.
 #
 # The clipping in that cell matters in training too. Without it, a prediction of exactly 1
-# where the target is 0.9 has an infinite loss and, in PyTorch, a gradient of about $10^{11}$
-# (PyTorch divides by $\max(\hat y (1 - \hat y), 10^{-12})$). A single such pixel wrecks
-# Adam's running averages for hundreds of steps. In float32 a motion head almost never
-# predicts exactly 1, but bfloat16 rounds everything above 0.998 to 1: our first bfloat16 runs
-# stalled at the copy-the-last-frame level after one good epoch. Both backends' BCE therefore
-# clips predictions to $[10^{-7}, 1 - 10^{-7}]$, as Keras always has, and the clipped pixels
-# get no gradient.
+# where the target is 0.9 has an infinite loss and, in PyTorch, a huge gradient (PyTorch
+# divides by $\max(\hat y (1 - \hat y), 10^{-12})$); the cell below computes it. A single such
+# pixel wrecks Adam's running averages for hundreds of steps. In float32 a motion head almost
+# never predicts exactly 1, but bfloat16, with 8 significant bits, rounds every value close
+# enough to 1 to exactly 1 (the cell shows from where): the first bfloat16 runs of the `laptop`
+# preset stalled at the copy-the-last-frame level after one good epoch. Both backends' BCE
+# therefore clips predictions to $[10^{-7}, 1 - 10^{-7}]$, as Keras always has, and the clipped
+# pixels get no gradient.
+
+# %%
+sure = torch.ones(1, requires_grad=True)  # a prediction of exactly 1
+F.binary_cross_entropy(sure, torch.tensor([0.9])).backward()
+print(f"PyTorch's unclipped BCE, prediction 1, target 0.9: gradient {sure.grad.item():.0e}")
+rounds_up = 1 - torch.finfo(torch.bfloat16).eps / 4  # halfway to the next value below 1
+print(f"bfloat16 rounds everything above {rounds_up:.5f} to exactly 1")
 
 # %% [markdown]
 # A third choice is the **mean absolute error** $\frac{1}{|P|}\sum_p |y_p - \hat y_p|$
@@ -236,9 +244,9 @@ print("validation in epochs 1 and 2:  ", np.array_equal(val_1, val_2))
 # `plain`, the plain ConvLSTM sized for a laptop CPU: three ConvLSTM layers of 32 filters with
 # 3 x 3 kernels, on frames cut into 4 x 4 patches (a 64 x 64 frame becomes 16 x 16 x 16, which
 # makes each step about 16 times cheaper; [Going further](06_going_further.ipynb) times this), and
-# a pixel head that draws each 4 x 4 patch of the next frame through a sigmoid. Its training: 17
-# epochs of 800 fresh sequences in batches of 8 at a learning rate of 0.008, BCE for 14 epochs and
-# L1 for the last 3, with a moving average of the weights (`ema_decay`, below).
+# a pixel head that draws each 4 x 4 patch of the next frame through a sigmoid. Its training,
+# printed below: epochs of fresh sequences, BCE and then L1 for the last few (`finish_loss`,
+# `finish_from`), with a moving average of the weights (`ema_decay`, below).
 
 # %%
 for part, values in PRESETS["plain"].to_dict().items():

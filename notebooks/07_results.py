@@ -20,8 +20,9 @@
 # This page gathers the numbers: how well the checkpoints that ship with `nfp_lib` predict, next
 # to published figures, and how fast the two backends train and roll out. Nothing here is typed
 # in by hand: the scores come from the `metrics.json` stored beside each checkpoint (written by
-# `python -m nfp_lib evaluate --checkpoint NAME --json`) and the timings from the stored output
-# of `python -m nfp_lib bench --json`.
+# `python -m nfp_lib evaluate --checkpoint NAME --json`), the timings from the stored output
+# of `python -m nfp_lib bench --json`, and the published figures and the log of the runs behind
+# the `laptop` preset from JSON files in `nfp_lib/results/`.
 
 # %% [markdown]
 # ## Set-up
@@ -54,13 +55,20 @@ import os
 QUICK = os.environ.get("NFP_QUICK") == "1"
 
 # %%
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
 from nfp_lib import evaluate, viz
 from nfp_lib.bench import stored_benchmark
-from nfp_lib.pretrained import list_pretrained, pretrained_history, pretrained_metrics
+from nfp_lib.pretrained import (
+    list_pretrained,
+    pretrained_history,
+    pretrained_metrics,
+)
+from nfp_lib.stored import stored_result
 
 # %% [markdown]
 # ## The shipped checkpoints
@@ -131,28 +139,31 @@ for metric in ("mse_sum", "ssim"):
 # The `laptop` preset is meant to train on an ordinary two-core machine in about a quarter of
 # an hour. Each checkpoint's `history.json` logs the validation SSIM (teacher-forced, on held-out
 # generated sequences) and the wall time of every epoch, validation included, so we can draw
-# quality against minutes of training. The goal we set ourselves: next-frame SSIM 0.90 within
+# quality against minutes of training. The goal set for the preset: next-frame SSIM 0.90 within
 # 15 minutes.
 #
 # Only the two `laptop` checkpoints are drawn: the others trained while other runs shared the
 # cores (their READMEs say so), so their minutes are not comparable. Nor are these two quite:
 # PyTorch ran its forward passes in bfloat16, Keras in float32, and `laptop-keras` is the older
-# 10-epoch preset.
+# 10-epoch preset. The legend says which is which.
 
 # %%
+GOAL_SSIM, GOAL_MINUTES = 0.90, 15  # the laptop preset's target
 precision = {"laptop-torch": "bfloat16", "laptop-keras": "float32"}
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="tight")
 for name in (n for n in precision if n in checkpoints):
     history = pretrained_history(name)
     minutes = np.cumsum(history["time"]) / 60
-    label = f"{name} ({precision[name]})"
+    epochs = len(minutes)
+    label = f"{name}, {precision[name]}, {epochs} epochs"
     ax.plot(minutes, history["val_ssim"], marker="o", markersize=3, label=label)
     print(
-        f"{name:<14} {len(minutes)} epochs in {minutes[-1]:.1f} min: "
+        f"{name:<14} {epochs} epochs in {minutes[-1]:.1f} min: "
         f"validation SSIM {history['val_ssim'][-1]:.3f}"
     )
-ax.axhline(0.90, color="gray", linestyle="--", linewidth=1, label="goal: SSIM 0.90")
-ax.axvline(15, color="gray", linestyle=":", linewidth=1, label="15 minutes")
+goal = f"goal: SSIM {GOAL_SSIM:.2f}"
+ax.axhline(GOAL_SSIM, color="gray", linestyle="--", linewidth=1, label=goal)
+ax.axvline(GOAL_MINUTES, color="gray", linestyle=":", linewidth=1, label="15 minutes")
 ax.set_xlabel("minutes of training (2 CPU cores)")
 ax.set_title("validation SSIM against minutes of training")
 ax.set_ylabel("validation SSIM (higher is better)")
@@ -161,88 +172,153 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Six choices made most of the difference, each measured on the same two cores (validation SSIM
-# after the last epoch; the runs also logged their minutes in `history.json`). All but the two
-# marked † used the library's own `train` command; those two ran the same training loop in a
-# short script that scored the raw and the averaged weights side by side.
+# ## How the `laptop` preset got there
 #
-# | run: motion head unless noted, 7 epochs of 1,000 sequences, plateau schedule | validation SSIM |
-# |---|---|
-# | pixel head, BCE, learning rate 0.0015 (the first `laptop` preset: 10 epochs of 2,000) | 0.63 |
-# | BCE, learning rate 0.0015 | 0.875 |
-# | the same with a cosine schedule | 0.861 |
-# | BCE, learning rate 0.005 | 0.885 |
-# | BCE, learning rate 0.008 | 0.881 |
-# | L1 from the start, learning rate 0.005 | 0.861 |
-# | BCE for 6 epochs, then L1 for 1, learning rate 0.005 | 0.894 |
-# | 8 epochs of 800, BCE for 7, then L1, learning rate 0.005 | 0.892 |
-# | the same, BCE for 6, then L1 for 2 | 0.893 |
-# | the same, BCE for 5, then L1 for 3 | 0.891 |
-# | the same, SSIM instead of L1 for the last epoch | 0.888 |
-# | the same (L1 last), with a cosine schedule | 0.886 |
-# | 10 epochs of 800, batch 8, BCE for 9, then L1, rate 0.008 (float32, 14.1 minutes) | 0.895 |
-# | the same, SSIM instead of L1 for the last epoch | 0.886 |
-# | the same (L1 last) at learning rate 0.006 / 0.011 | 0.893 / 0.891 |
-# | the same 10 epochs in bfloat16, PyTorch's unclipped BCE | 0.69, stalled after epoch 1 |
-# | the same 10 epochs in bfloat16, BCE clipped as Keras clips it | 0.897 |
-# | bfloat16, 14 epochs: BCE for 13, then L1 (11.1 minutes) | 0.901 |
-# | bfloat16, 17 epochs: BCE for 16, then L1 (12.9 minutes) | 0.901 |
-# | † bfloat16, 17 epochs: BCE for 14, then L1 for 3; raw / averaged weights | 0.903 / 0.907 |
-# | † the same, BCE for 11, then L1 for 6; raw / averaged weights | 0.901 / 0.907 |
-# | **the `laptop` preset: the same with `train` (13.4 minutes)** | **0.907** |
-#
-# - **The head.** The first `laptop` model predicted pixels through a sigmoid head and spent
-#   its first epochs on the plateau of predicting an empty black frame. The *motion head* (see
-#   [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)) predicts where each 4 x 4 patch of the last
-#   frame moves instead, so the model starts from a blurred copy of the last frame and only has to
-#   learn the motion.
-# - **The learning rate.** The motion head tolerates a step size three times larger, which buys
-#   more progress per minute. A cosine schedule, which lowers the rate while the model is still
-#   improving quickly, lost within this budget.
-# - **The loss.** Where does the remaining error come from? On the same frames, a head that picked
-#   the best of its 121 shifts for every patch (an oracle that knows the answer) scores SSIM 0.996,
-#   so the head is not the limit: the ConvLSTM's estimate of the motion is. Where the estimate is
-#   unsure, BCE makes the model hedge between shifts and the prediction blurs
-#   ([Training](04_training.ipynb), "The objective"). L1 prefers the likeliest shift, but learns
-#   the motion more slowly from scratch; one epoch of L1 after BCE sharpens what BCE learned.
-#   Without a weight average, more L1 epochs in place of BCE ones do not help: the score stays
-#   within 0.002. Nor does training the last epoch on the score itself (`loss="ssim"`,
-#   [Training](04_training.ipynb)): that epoch lifted the score by 0.015 and 0.004 in the two runs
-#   where L1 lifted it by 0.017 and 0.013. A cosine schedule spoils the L1 epoch, which then runs
-#   at a tiny learning rate: moving from BCE's blur to a sharp guess takes full-size steps.
-# - **The batch.** On two cores a batch of 8 costs a fifth less per sequence than a batch of 4
-#   in float32 (a step took 0.76 s against 2 x 0.47 s). With half as many steps the learning
-#   rate goes up to 0.008.
-# - **The precision.** This book's CPU computes bfloat16 natively (AVX512-BF16), and `fit` then
-#   runs the forward passes under `torch.autocast` in bfloat16. An epoch took 42-54 s instead of
-#   71-94 s, so 17 epochs fit where 10 did. The first bfloat16 run stalled at the
-#   copy-the-last-frame level after one good epoch: bfloat16 rounds the motion head's 0.998 to
-#   exactly 1, where PyTorch's BCE has a gradient of about $10^{11}$
-#   ([Training](04_training.ipynb), "The objective"). Clipped as Keras clips it, bfloat16 trains as
-#   float32 does (0.897 against 0.895 after the same 10 epochs).
-# - **The weight average.** At a learning rate of 0.008 the weights jitter, and more BCE epochs
-#   stopped paying after the twelfth: the 17-epoch run scored 0.887, 0.889, 0.888, 0.886, 0.885
-#   in epochs 12 to 16. A moving average of the weights over about the last 100 steps
-#   (`ema_decay=0.99`) sits nearer the middle of that jitter: 0.004-0.005 above the raw weights
-#   through the BCE epochs, and unlike them it keeps gaining from more L1 epochs.
-#
-# The shipped run took 13.4 minutes, alone on the machine, and ended at validation SSIM 0.907:
-# our goal of 0.90 within 15 minutes is reached, and on the 500 held-out sequences above the
-# model scores 0.906 (the previous float32 preset: 0.895 in 14.1 minutes). Its first
-# prediction, made before it has seen any motion, scores 0.745; from the fourth frame on it
-# scores 0.91 to 0.92. The rollout improved with it: SSIM 0.785 against 0.760 for the previous
-# run, and MSE 90.3 against 102.1.
+# Six choices made most of the difference, each measured on the same two cores. The runs are
+# logged in `nfp_lib/results/experiments.json` (their validation SSIM after the last epoch, and
+# what else was measured along the way); the cell below reads each choice from that log and from
+# the shipped checkpoint's own files.
+
+# %%
+log = stored_result("experiments")
+run = {r["key"]: r for r in log["runs"] if "key" in r}
+found = log["findings"]
+torch_log = pretrained_history("laptop-torch")
+torch_scores = results["laptop-torch"]
+shipped_minutes = sum(torch_log["time"]) / 60
+f32 = run["float32"]
+more_l1 = [r["val_ssim"] for r in log["runs"] if r.get("group") == "more L1"]
+step_s = f32["step_s"]
+saved = 1 - step_s["batch 8"] / (2 * step_s["batch 4"])
+late = run["bfloat16 17 epochs"]["val_ssim_by_epoch"]
+lift = found["last_epoch_lift"]
+ema = found["ema_lift"]["value"]
+final_ssim = torch_log["val_ssim"][-1]
+on_time = shipped_minutes <= GOAL_MINUTES
+verdict = "reached" if final_ssim >= GOAL_SSIM and on_time else "missed"
+
+
+def listed(values):
+    """'0.887, 0.889 and 0.888'"""
+    text = [f"{v:.3f}" for v in values]
+    return ", ".join(text[:-1]) + " and " + text[-1]
+
+
+display(Markdown(f"""
+- **The head.** The first `laptop` model predicted pixels through a sigmoid
+  head and spent its first epochs on the plateau of predicting an empty black
+  frame: validation SSIM {run['pixel head']['val_ssim']:.2f}. The *motion head*
+  (see [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)) predicts where each
+  patch of the last frame moves instead, so the model starts from a blurred
+  copy of the last frame and only has to learn the motion:
+  {run['motion head']['val_ssim']:.3f} after the same kind of run.
+- **The learning rate.** The motion head tolerates a larger step size, which
+  buys more progress per minute ({run['rate 0.005']['val_ssim']:.3f}). A cosine
+  schedule, which lowers the rate while the model is still improving quickly,
+  lost within this budget ({run['cosine']['val_ssim']:.3f}).
+- **The loss.** Where does the remaining error come from? On the same frames, a
+  head that picked the best of its shifts for every patch (an oracle that knows
+  the answer) scores SSIM {found['oracle_ssim']['value']:.3f}, so the head is
+  not the limit: the ConvLSTM's estimate of the motion is. Where the estimate
+  is unsure, BCE makes the model hedge between shifts and the prediction blurs
+  ([Training](04_training.ipynb), "The objective"). L1 prefers the likeliest
+  shift, but learns the motion more slowly from scratch; one epoch of L1 after
+  BCE sharpens what BCE learned. Without a weight average, more L1 epochs in
+  place of BCE ones do not help: the scores stay within
+  {max(more_l1) - min(more_l1):.3f}. Nor does training the last epoch on the
+  score itself (`loss="ssim"`): that epoch lifted the score by
+  {listed(lift['ssim'])} in the two runs where L1 lifted it by
+  {listed(lift['l1'])}.
+- **The batch.** On two cores a batch of 8 costs {saved:.0%} less per sequence
+  than a batch of 4 in float32 (a step took {step_s['batch 8']:.2f} s against
+  2 x {step_s['batch 4']:.2f} s), and half as many steps allow a larger rate.
+- **The precision.** This book's CPU computes bfloat16 natively, and `fit`
+  then runs the forward passes under `torch.autocast` in bfloat16. An epoch of
+  `laptop-torch` took {min(torch_log['time']):.0f}-{max(torch_log['time']):.0f} s
+  where the float32 runs took {f32['epoch_s'][0]}-{f32['epoch_s'][1]} s, so
+  {len(torch_log['epoch'])} epochs fit where 10 did. The first bfloat16 run
+  stalled at the copy-the-last-frame level after one good epoch
+  ({run['bfloat16 unclipped']['val_ssim']:.2f}): bfloat16 rounds predictions
+  near 1 to exactly 1, where PyTorch's unclipped BCE has an enormous gradient
+  ([Training](04_training.ipynb), "The objective"). Clipped as Keras clips it,
+  bfloat16 trains as float32 does ({run['bfloat16 clipped']['val_ssim']:.3f}
+  against {f32['val_ssim']:.3f} after the same 10 epochs).
+- **The weight average.** At a high learning rate the weights jitter, and more
+  BCE epochs stopped paying: a 17-epoch run scored {listed(late.values())} in
+  epochs {min(late)} to {max(late)}. A moving average of the weights
+  (`ema_decay=0.99`) sits nearer the middle of that jitter, {ema[0]:.3f} to
+  {ema[1]:.3f} above the raw weights through the BCE epochs, and unlike them it
+  keeps gaining from more L1 epochs.
+
+The shipped run took {shipped_minutes:.1f} minutes, alone on the machine, and
+ended at validation SSIM {final_ssim:.3f}: the goal of
+{GOAL_SSIM:.2f} within {GOAL_MINUTES} minutes is
+{verdict}. On the
+{torch_scores['num_sequences']} held-out sequences above it scores
+{torch_scores['next_frame']['ssim']:.3f} (the previous float32 preset:
+{f32['held_out']['next_frame_ssim']:.3f} in {f32['minutes']:.1f} minutes).
+The rollout improved with it: SSIM {np.mean(torch_scores['rollout']['ssim']):.3f}
+against {f32['held_out']['rollout_ssim']:.3f} for the previous run, and MSE
+{np.mean(torch_scores['rollout']['mse_sum']):.1f} against
+{f32['held_out']['rollout_mse_sum']:.1f}.
+"""))
+
+# %% [markdown]
+# The whole log, folded (open the cell's output): the setting is the first line, † marks the
+# runs that scored the raw and the averaged weights side by side, and the last row is the
+# shipped checkpoint itself.
+
+# %% tags=["hide-output"]
+rows = [
+    f"| run ({log['setting']}) | precision | minutes | validation SSIM |",
+    "|---|---|---|---|",
+]
+for r in log["runs"]:
+    mark = "† " if r.get("script") else ""
+    minutes = f"{r['minutes']:.1f}" if "minutes" in r else ""
+    ssim = f"{r['val_ssim']:g}"
+    if "val_ssim_averaged" in r:
+        ssim += f" raw, {r['val_ssim_averaged']:g} averaged"
+    precision = r.get("precision", "float32")
+    rows.append(f"| {mark}{r['run']} | {precision} | {minutes} | {ssim} |")
+rows.append(
+    f"| **the `laptop` preset with `train` (`laptop-torch`)** | bfloat16 "
+    f"| {shipped_minutes:.1f} | **{final_ssim:.3f}** |"
+)
+display(Markdown("\n".join(rows)))
 
 # %% [markdown]
 # ## Next to published figures
 #
-# | model | frames | rollout MSE (sum/frame) | rollout SSIM | next-frame SSIM / PSNR |
-# |---|---|---|---|---|
-# | ConvLSTM-S, OpenSTL, 200 epochs | 64 x 64, 10 -> 10 | 29.8 | 0.929 | |
-# | ConvLSTM-S, OpenSTL, 2000 epochs | 64 x 64, 10 -> 10 | 22.4 | 0.948 | |
-# | PredRNN++, OpenSTL | 64 x 64, 10 -> 10 | 14.1 | 0.970 | |
-# | ConvLSTM, a PyTorch Lightning project on GitHub | 32 x 32 | | | 0.881 / 22.1 dB |
-#
+# `nfp_lib/results/published.json` keeps the figures other works report on Moving MNIST, each
+# with its source, its data and how it was measured:
+
+# %%
+published = stored_result("published")
+columns = {
+    "rollout_mse_sum": "rollout MSE (sum/frame)",
+    "rollout_ssim_7x7": "rollout SSIM (7 x 7)",
+    "next_frame_ssim": "next-frame SSIM",
+    "next_frame_psnr_db": "next-frame PSNR (dB)",
+}
+rows = [
+    "| model | source | data | " + " | ".join(columns.values()) + " |",
+    "|---" * (3 + len(columns)) + "|",
+]
+for entry in published["entries"]:
+    figures = [f"{entry[key]:g}" if key in entry else "" for key in columns]
+    source = f"[{entry['source']}]({entry['url']})"
+    rows.append(
+        f"| {entry['model']} | {source} | {entry['data']} | "
+        + " | ".join(figures)
+        + " |"
+    )
+display(Markdown("\n".join(rows)))
+for key, meaning in published["metrics"].items():
+    if key in columns:
+        print(textwrap.fill(f"{columns[key]}: {meaning}", 80))
+
+# %% [markdown]
 # Two caveats before comparing with the table above. Our test digits are generated from
 # scikit-learn's handwritten digits, not MNIST's test set, and they move with our generator's
 # speeds; OpenSTL evaluates on its own fixed MNIST-based test set. And OpenSTL's SSIM is
@@ -253,17 +329,22 @@ plt.show()
 # %%
 scored = {name: m["rollout"] for name, m in results.items()}
 scored.update({base: any_result[base] for base in ("copy_last", "blank")})
-for name, scores in scored.items():
-    if "ssim_7x7" not in scores:
+for name, rollout in scored.items():
+    if "ssim_7x7" not in rollout:
         print(f"{name:<20} no 7 x 7 SSIM stored (evaluated before it was added)")
         continue
-    ours, theirs = np.mean(scores["ssim"]), np.mean(scores["ssim_7x7"])
-    print(f"{name:<20} SSIM {ours:.3f}, 7 x 7 {theirs:.3f}, difference {theirs - ours:+.3f}")
+    ours, theirs = np.mean(rollout["ssim"]), np.mean(rollout["ssim_7x7"])
+    print(
+        f"{name:<20} SSIM {ours:.3f}, 7 x 7 {theirs:.3f}, "
+        f"difference {theirs - ours:+.3f}"
+    )
 
-# %% [markdown]
-# OpenSTL's ConvLSTM-S is also much bigger (4 layers of 128 hidden channels, about 12 million
-# weights in use) and trained for hundreds of GPU epochs; ours trained for minutes on a
-# two-core CPU.
+# %%
+openstl = published["entries"][0]
+display(Markdown(f"""
+OpenSTL's ConvLSTM-S is also much bigger ({openstl['architecture']}) and
+trained for hundreds of GPU epochs; ours trained for minutes on a two-core CPU.
+"""))
 
 # %% [markdown]
 # ## Speed
@@ -278,7 +359,7 @@ for name, scores in scored.items():
 from nfp_lib.bench import markdown_table
 
 cpu = stored_benchmark("cpu")
-print(cpu["command"], "on", cpu["device"])
+print(textwrap.fill(f"{cpu['command']} on {cpu['device']}", 80))
 display(Markdown(markdown_table(cpu)))
 print(
     f"rollout of 10 frames after 10: re-run {cpu['rollout_rerun_s']:.2f} s, "
@@ -297,19 +378,20 @@ print(
 
 # %%
 gpu = stored_benchmark("cuda")
-print(gpu["command"], "on", gpu["device"])
+print(textwrap.fill(f"{gpu['command']} on {gpu['device']}", 80))
 display(Markdown(markdown_table(gpu)))
 
 # %%
 step = {case: r["train_step_s"] for case, r in gpu["cases"].items()}
 compiled = step["keras-io/torch-compiled"]
-print(f"compiled PyTorch step: {step['keras-io/keras'] / compiled:.1f}x faster than stock Keras,")
-print(f"{step['keras-io/torch'] / compiled:.1f}x faster than the plain PyTorch loop")
+keras_x = step["keras-io/keras"] / compiled
+torch_x = step["keras-io/torch"] / compiled
+print(f"compiled PyTorch step: {keras_x:.1f}x faster than stock Keras,")
+print(f"{torch_x:.1f}x faster than the plain PyTorch loop")
 
 # %% [markdown]
 # Larger batches give the GPU more work per kernel. `bench.train_step_flops` counts the
-# convolutions' floating-point operations in a step, from which the rate follows; a large bf16
-# matrix product reaches about 790 TFLOP/s on this card.
+# convolutions' floating-point operations in a step, from which the rate follows.
 
 # %%
 from nfp_lib.bench import train_step_flops
@@ -324,27 +406,54 @@ runs = [
 rows = ["| case | batch | train step | TFLOP/s | peak memory |", "|---|---|---|---|---|"]
 for run in sorted(runs, key=lambda run: (run["case"], run["batch"])):
     flops = train_step_flops(PRESETS["keras-io"].model, batch=run["batch"])
+    step_ms = run["train_step_s"] * 1e3
+    tflops = flops / run["train_step_s"] / 1e12
+    memory_gb = run["peak_memory_mb"] / 1024
     rows.append(
-        f"| {run['case']} | {run['batch']} | {run['train_step_s'] * 1e3:,.1f} ms | "
-        f"{flops / run['train_step_s'] / 1e12:.0f} | {run['peak_memory_mb'] / 1024:.1f} GB |"
+        f"| {run['case']} | {run['batch']} | {step_ms:,.1f} ms | "
+        f"{tflops:.0f} | {memory_gb:.1f} GB |"
     )
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# Read the GPU tables with their arithmetic in mind. One step of the keras-io model is about
-# 1.7 TFLOP (forward and backward, mostly the 5 x 5 input convolution at 64 x 64), which the
-# H200's bf16 units would do in about 2 ms. The plain PyTorch loop takes 43 ms. Replaying the
-# step as a CUDA graph, in bf16, saves little (36 ms), so launching kernels is not the main cost
-# at this size: the time is in the kernels themselves. We have not profiled which ones; the
-# convolutions run at batch 5, far below the chip's peak, and each gate's arithmetic is several
-# separate passes over 64 x 64 x 256 tensors. `torch.compile`, which fuses that arithmetic,
-# brings the step to about 20 ms, 11x faster than stock Keras on the torch backend, and still
-# ten times the floor. Larger batches do not close the gap: at batch 128 the bf16 CUDA-graph
-# step runs at about 60 TFLOP/s, under a tenth of what the card's matrix units do, and no
-# faster than the plain float32 loop (whose convolutions use TF32). Batch 128 with
-# `torch.compile` was not measured. The fast versions roll out more slowly than the plain one,
-# most likely because their weights are channels-last while the rollout feeds ordinary float32
-# tensors.
+# Read the GPU tables with their arithmetic in mind: the cell below sets each time beside the
+# floor that the card's peak rate allows, from the card's datasheet (stored with the published
+# figures).
+
+# %%
+keras_io = PRESETS["keras-io"].model
+flops = train_step_flops(keras_io, batch=gpu["batch"])
+card = published["hardware"]["NVIDIA H200"]
+peak = card["bf16_dense_tflops"] * 1e12
+floor_ms = flops / peak * 1e3
+ms = {case: s * 1e3 for case, s in step.items()}
+by_batch = {(r["case"], r["batch"]): r["train_step_s"] for r in runs}
+fast_128 = by_batch[("keras-io/torch-fast", 128)]
+plain_128 = by_batch[("keras-io/torch", 128)]
+rate_128 = train_step_flops(keras_io, batch=128) / fast_128
+display(Markdown(f"""
+One step of the keras-io model is about {flops / 1e12:.1f} TFLOP (forward and
+backward, mostly the 5 x 5 input convolution at 64 x 64), which the H200's bf16
+units would do in about {floor_ms:.0f} ms at the datasheet's peak of
+{card['bf16_dense_tflops']} TFLOP/s. The plain PyTorch loop takes
+{ms['keras-io/torch']:.0f} ms. Replaying the step as a CUDA graph, in bf16,
+saves little ({ms['keras-io/torch-fast']:.0f} ms), so launching kernels is not
+the main cost at this size: the time is in the kernels themselves. They have
+not been profiled; the convolutions run at batch {gpu['batch']}, far below the
+chip's peak, and each gate's arithmetic is several separate passes over
+64 x 64 x 256 tensors. `torch.compile`, which fuses that arithmetic, brings the
+step to about {ms['keras-io/torch-compiled']:.0f} ms,
+{ms['keras-io/keras'] / ms['keras-io/torch-compiled']:.0f}x faster than stock
+Keras on the torch backend, and still
+{ms['keras-io/torch-compiled'] / floor_ms:.0f} times the floor. Larger batches
+do not close the gap: at batch 128 the bf16 CUDA-graph step runs at about
+{rate_128 / 1e12:.0f} TFLOP/s, {rate_128 / peak:.0%} of the datasheet's peak,
+and no faster than the plain float32 loop, whose convolutions use TF32
+({fast_128:.2f} s against {plain_128:.2f} s a step). Batch 128 with
+`torch.compile` was not measured. The fast versions roll out more slowly than
+the plain one, most likely because their weights are channels-last while the
+rollout feeds ordinary float32 tensors.
+"""))
 
 # %% [markdown]
 # ## Summary
