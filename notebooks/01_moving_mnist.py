@@ -61,7 +61,8 @@ QUICK = os.environ.get("NFP_QUICK") == "1"
 NUM_SEQUENCES = 64 if QUICK else 1000  # videos to generate
 NUM_FRAMES = 20  # frames per video
 IMAGE_SIZE = 64  # pixels, square
-CONTEXT = 10  # frames the model sees; the other NUM_FRAMES - CONTEXT are to predict
+# frames the model sees; the other NUM_FRAMES - CONTEXT are to predict
+CONTEXT = 10
 SEED = 0
 
 # %%
@@ -85,7 +86,12 @@ from nfp_lib import data, viz
 
 # %%
 digits = data.load_digits("sklearn")
-print("digits:", digits.shape, digits.dtype, f"values in [{digits.min()}, {digits.max()}]")
+print(
+    "digits:",
+    digits.shape,
+    digits.dtype,
+    f"values in [{digits.min()}, {digits.max()}]",
+)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(5, 2.5))
 left.imshow(sklearn_digits().images[0], cmap="gray")
@@ -122,7 +128,9 @@ plt.show()
 # (Seed 2 happens to give a diagonal path, which shows the bounces well.)
 
 # %%
-single = data.generate_moving_mnist(1, num_frames=40, size=IMAGE_SIZE, num_digits=1, seed=2)
+single = data.generate_moving_mnist(
+    1, num_frames=40, size=IMAGE_SIZE, num_digits=1, seed=2
+)
 frames = single[0, ..., 0]  # (T, H, W)
 rows, cols = np.indices(frames.shape[1:])
 mass = frames.sum(axis=(1, 2))
@@ -132,7 +140,12 @@ centre_col = (frames * cols).sum(axis=(1, 2)) / mass
 fig, (ax_path, ax_frames) = plt.subplots(1, 2, figsize=(8, 4))
 ax_path.plot(centre_col, centre_row, "-o", markersize=3)
 ax_path.plot(centre_col[0], centre_row[0], "go", label="frame 1")
-ax_path.set(xlim=(0, IMAGE_SIZE), ylim=(IMAGE_SIZE, 0), aspect="equal", title="centre of the ink")
+ax_path.set(
+    xlim=(0, IMAGE_SIZE),
+    ylim=(IMAGE_SIZE, 0),
+    aspect="equal",
+    title="centre of the ink",
+)
 ax_path.legend()
 ax_frames.imshow(frames[::6].max(axis=0), cmap="gray", vmin=0, vmax=1)
 ax_frames.set_title("every 6th frame, drawn together")
@@ -147,10 +160,15 @@ plt.show()
 
 # %%
 videos = data.generate_moving_mnist(
-    NUM_SEQUENCES, num_frames=NUM_FRAMES, size=IMAGE_SIZE, num_digits=2, seed=SEED
+    NUM_SEQUENCES,
+    num_frames=NUM_FRAMES,
+    size=IMAGE_SIZE,
+    num_digits=2,
+    seed=SEED,
 )
 print("videos:", videos.shape, videos.dtype)
-print(f"values in [{videos.min()}, {videos.max()}], {videos.nbytes / 2**20:.0f} MiB")
+mib = videos.nbytes / 2**20
+print(f"values in [{videos.min()}, {videos.max()}], {mib:.0f} MiB")
 
 # %% [markdown]
 # The shape is `(N, T, H, W, C)`: `N` videos of `T` frames, each frame `H` x `W` pixels with `C`
@@ -184,7 +202,8 @@ viz.show_gif(viz.to_gif(strip, fps=5, scale=2))
 
 # %%
 ink = videos > 0
-print(f"mean intensity {videos.mean():.3f}; {ink.mean():.1%} of pixels are not black")
+print(f"mean intensity {videos.mean():.3f}")
+print(f"{ink.mean():.1%} of pixels are not black")
 
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.hist(videos.ravel(), bins=50, log=True)
@@ -199,8 +218,9 @@ plt.show()
 # %%
 black_mse = np.mean(videos[:, 1:] ** 2)
 copy_mse = np.mean((videos[:, 1:] - videos[:, :-1]) ** 2)
-print(f"mean squared error, next frame predicted as all black:     {black_mse:.4f}")
-print(f"mean squared error, next frame predicted as the current one: {copy_mse:.4f}")
+print("mean squared error of the next frame, predicted as")
+print(f"  all black:         {black_mse:.4f}")
+print(f"  the current frame: {copy_mse:.4f}")
 
 # %% [markdown]
 # Copying barely beats black. A digit moves 2 to 5 pixels per frame, about the width of its
@@ -248,7 +268,9 @@ print("future:", future.shape)
 # numbers. `data.split_sequences` shuffles with a seed, so the split is reproducible.
 
 # %%
-train, val, test = data.split_sequences(videos, fractions=(0.8, 0.1, 0.1), seed=SEED)
+train, val, test = data.split_sequences(
+    videos, fractions=(0.8, 0.1, 0.1), seed=SEED
+)
 print(f"train {len(train)}, validation {len(val)}, test {len(test)} sequences")
 
 # %% [markdown]
@@ -264,7 +286,9 @@ print(f"train {len(train)}, validation {len(val)}, test {len(test)} sequences")
 try:
     published = data.load_moving_mnist()
     print("found the published test set:", published.shape)
-except data.DataUnavailableError as err:  # the message names this machine's cache folder
+except (
+    data.DataUnavailableError
+) as err:  # the message names this machine's cache folder
     print(f"{type(err).__name__}: {str(err).replace(str(Path.home()), '~')}")
 
 # %% [markdown]

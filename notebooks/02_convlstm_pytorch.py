@@ -74,7 +74,8 @@ import torch.nn.functional as F
 from nfp_lib import bench, data, torch_backend, viz
 from nfp_lib.config import PRESETS
 
-_ = torch.manual_seed(SEED)  # (manual_seed returns the generator; nothing to show)
+# (manual_seed returns the generator; nothing to show)
+_ = torch.manual_seed(SEED)
 
 # %% [markdown]
 # ## From LSTM to ConvLSTM
@@ -138,8 +139,11 @@ _ = torch.manual_seed(SEED)  # (manual_seed returns the generator; nothing to sh
 
 # %%
 def convlstm_step(x, h, c, weight, bias, act=torch.tanh):
-    """One ConvLSTM step: frame x (N, C, H, W), state h, c (N, F, H, W) -> new h, c."""
-    z = F.conv2d(torch.cat([x, h], dim=1), weight, bias, padding=weight.shape[-1] // 2)
+    """One ConvLSTM step: frame x (N, C, H, W) and state h, c (N, F, H, W)
+    -> the new h, c."""
+    z = F.conv2d(
+        torch.cat([x, h], dim=1), weight, bias, padding=weight.shape[-1] // 2
+    )
     z_i, z_f, z_c, z_o = torch.chunk(z, 4, dim=1)
     i, f, o = torch.sigmoid(z_i), torch.sigmoid(z_f), torch.sigmoid(z_o)
     g = act(z_c)
@@ -154,9 +158,16 @@ def convlstm_step(x, h, c, weight, bias, act=torch.tanh):
 # and 8 filters, take its weights, and run both on a random frame and a random (non-zero) state.
 
 # %%
-cell = torch_backend.ConvLSTMCell(in_channels=3, filters=8, kernel_size=3, activation="tanh")
+cell = torch_backend.ConvLSTMCell(
+    in_channels=3, filters=8, kernel_size=3, activation="tanh"
+)
 print("fused convolution:", cell.conv)
-print("weight", tuple(cell.conv.weight.shape), " bias", tuple(cell.conv.bias.shape))
+print(
+    "weight",
+    tuple(cell.conv.weight.shape),
+    " bias",
+    tuple(cell.conv.bias.shape),
+)
 
 x = torch.randn(2, 3, 16, 16)
 h0, c0 = torch.randn(2, 8, 16, 16), torch.randn(2, 8, 16, 16)
@@ -188,7 +199,9 @@ for name, block in zip("ifco", bias.chunk(4), strict=True):
 # (and `to_numpy` converts back).
 
 # %%
-videos = data.generate_moving_mnist(BATCH, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED)
+videos = data.generate_moving_mnist(
+    BATCH, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED
+)
 frames = torch_backend.to_tensor(videos)
 print("numpy videos (N, T, H, W, C):", videos.shape)
 print("torch frames (N, T, C, H, W):", tuple(frames.shape))
@@ -231,8 +244,14 @@ print(model)
 # same. Each of the 16 channels is the frame sampled at one position inside the patches:
 
 # %%
-patched = F.pixel_unshuffle(frames[:1, 0], config.patch_size)  # first frame of video 0
-print("one frame:", tuple(frames[:1, 0].shape), "-> patched:", tuple(patched.shape))
+# first frame of video 0
+patched = F.pixel_unshuffle(frames[:1, 0], config.patch_size)
+print(
+    "one frame:",
+    tuple(frames[:1, 0].shape),
+    "-> patched:",
+    tuple(patched.shape),
+)
 
 fig = plt.figure(figsize=(9, 4))
 left, right = fig.subfigures(1, 2, width_ratios=[1, 1.1])
@@ -271,23 +290,34 @@ plt.show()
 # move every patch the same way, then a different move for each half of the frame.
 
 # %%
-K, side = config.motion_kernel, IMAGE_SIZE // config.patch_size  # 11, 16 patches a side
+# 11, 16 patches a side
+K, side = config.motion_kernel, IMAGE_SIZE // config.patch_size
 frame = frames[:1, 0]  # (1, 1, H, W): the first frame of video 0
 
 
 def shift_kernels(down, right):
-    """One-hot K x K kernels, one per patch, that move every patch down and right (pixels)."""
+    """One-hot K x K kernels, one per patch, that move every patch down and
+    right (in pixels)."""
     kernels = torch.zeros(1, K * K, side, side)
-    # weight (dy, dx) reads input pixel (y + dy - K // 2, x + dx - K // 2): dy = K // 2 - down
+    # weight (dy, dx) reads input pixel (y + dy - K // 2, x + dx - K // 2),
+    # so moving down by `down` is dy = K // 2 - down
     kernels[:, (K // 2 - down) * K + (K // 2 - right)] = 1.0
     return kernels
 
 
-moved = torch_backend.apply_dynamic_filters(frame, shift_kernels(2, 5), config.patch_size)
+moved = torch_backend.apply_dynamic_filters(
+    frame, shift_kernels(2, 5), config.patch_size
+)
 split = shift_kernels(-4, 0)  # the top half of the patches moves up 4 pixels...
-split[..., side // 2 :, :] = shift_kernels(4, 0)[..., side // 2 :, :]  # ...the bottom half down
+# ...the bottom half down
+split[..., side // 2 :, :] = shift_kernels(4, 0)[..., side // 2 :, :]
 torn = torch_backend.apply_dynamic_filters(frame, split, config.patch_size)
-print("kernels (M, K*K, H/p, W/p):", tuple(split.shape), "-> frame", tuple(torn.shape))
+print(
+    "kernels (M, K*K, H/p, W/p):",
+    tuple(split.shape),
+    "-> frame",
+    tuple(torn.shape),
+)
 
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
 shown = [
@@ -316,16 +346,23 @@ plt.show()
 # copies:
 
 # %%
-uniform = torch.softmax(torch.zeros(1, K * K, side, side), dim=1)  # all logits 0
-unsure = 0.5 * shift_kernels(0, -4) + 0.5 * shift_kernels(0, 4)  # left or right?
+# all logits 0
+uniform = torch.softmax(torch.zeros(1, K * K, side, side), dim=1)
+# left or right?
+unsure = 0.5 * shift_kernels(0, -4) + 0.5 * shift_kernels(0, 4)
 print(f"equal logits: every weight is {uniform[0, 0, 0, 0]:.5f} = 1 / {K * K}")
 
 fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.4))
 for ax, kernels, title in zip(
-    axes, (uniform, unsure), ("equal logits: blur", "half left 4, half right 4"), strict=True
+    axes,
+    (uniform, unsure),
+    ("equal logits: blur", "half left 4, half right 4"),
+    strict=True,
 ):
     ax.imshow(
-        torch_backend.apply_dynamic_filters(frame, kernels, config.patch_size)[0, 0],
+        torch_backend.apply_dynamic_filters(frame, kernels, config.patch_size)[
+            0, 0
+        ],
         cmap="gray",
         vmin=0,
         vmax=1,
@@ -355,10 +392,15 @@ with torch.no_grad():
         if i < len(model.norms):  # BatchNorm3d wants (N, F, T, H, W)
             x = model.norms[i](x.transpose(1, 2)).transpose(1, 2)
         print(f"{f'ConvLSTM layer {i}':>26}: {tuple(x.shape)}")
-    logits = model.head(x.flatten(0, 1))  # every frame on its own: (N * T, K * K, H/p, W/p)
-    print(f"{'head logits (per frame)':>26}: {tuple(logits.unflatten(0, x.shape[:2]).shape)}")
-    kernels = torch.softmax(logits, dim=1)  # one K x K kernel per patch, summing to 1
-    y = torch_backend.apply_dynamic_filters(frames.flatten(0, 1), kernels, config.patch_size)
+    # every frame on its own: (N * T, K * K, H/p, W/p)
+    logits = model.head(x.flatten(0, 1))
+    per_frame = tuple(logits.unflatten(0, x.shape[:2]).shape)
+    print(f"{'head logits (per frame)':>26}: {per_frame}")
+    # one K x K kernel per patch, summing to 1
+    kernels = torch.softmax(logits, dim=1)
+    y = torch_backend.apply_dynamic_filters(
+        frames.flatten(0, 1), kernels, config.patch_size
+    )
     y = y.unflatten(0, frames.shape[:2])
     print(f"{'input frames, filtered':>26}: {tuple(y.shape)}")
     print("same as model(frames):", torch.equal(y, model(frames)))
@@ -384,27 +426,34 @@ with torch.no_grad():
 # %%
 def num_parameters(config):
     """Weights and biases of the PyTorch model of a ModelConfig."""
-    return sum(p.numel() for p in torch_backend.build_model(config).parameters())
+    return sum(
+        p.numel() for p in torch_backend.build_model(config).parameters()
+    )
 
 
-print(
-    f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5} {'grid':>8} {'head':>13} "
-    f"{'parameters':>11} {'multiply-adds/frame':>20}"
-)
+header = f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5}"
+print(f"{header} {'head':>22}")
 for name, preset in PRESETS.items():
     m = preset.model
-    grid = f"{IMAGE_SIZE // m.patch_size} x {IMAGE_SIZE // m.patch_size}"
-    head = f"motion {m.motion_kernel}x{m.motion_kernel}" if m.motion_kernel else "pixels"
+    k = m.motion_kernel
+    head = f"motion {k}x{k}" if k else "pixels"
     if m.motion_masks:
         head = f"{m.motion_masks} x {head} + mask"
-    print(
-        f"{name:12} {str(m.filters):>20} {str(m.kernel_sizes):>12} {m.patch_size:5} {grid:>8} "
-        f"{head:>13} {num_parameters(m):11,} {bench.model_macs(m) / 1e6:18,.0f} M"
-    )
+    layers = f"{str(m.filters):>20} {str(m.kernel_sizes):>12}"
+    print(f"{name:12} {layers} {m.patch_size:5} {head:>22}")
+
+header = f"{'preset':12} {'grid':>8} {'parameters':>11}"
+print(f"\n{header} {'multiply-adds/frame':>20}")
+for name, preset in PRESETS.items():
+    m = preset.model
+    side = IMAGE_SIZE // m.patch_size
+    grid = f"{side} x {side}"
+    macs = bench.model_macs(m) / 1e6
+    print(f"{name:12} {grid:>8} {num_parameters(m):11,} {macs:18,.0f} M")
 keras_io = PRESETS["keras-io"].model
 weights = num_parameters(keras_io) / num_parameters(config)
 ratio = bench.model_macs(keras_io) / bench.model_macs(config)
-print(f"the keras-io model has {weights:.1f} times the weights of the laptop model")
+print(f"the keras-io model has {weights:.1f} times the laptop model's weights")
 print(f"and does {ratio:.0f} times its arithmetic per frame")
 
 # %% [markdown]
@@ -448,7 +497,9 @@ fig, ax = plt.subplots(figsize=(7, 2.8))
 colors = ["tab:blue" if s <= t else "tab:orange" for s in range(NUM_FRAMES)]
 ax.bar(range(NUM_FRAMES), change.numpy(), color=colors)
 ax.axvline(t + 0.5, color="gray", linestyle="--")
-ax.text(t / 2, change.max().item() / 2, "exactly 0", ha="center", color="tab:blue")
+ax.text(
+    t / 2, change.max().item() / 2, "exactly 0", ha="center", color="tab:blue"
+)
 ax.set(
     xlabel="output step (the guess for the next frame)",
     ylabel="max |change|",
@@ -479,7 +530,10 @@ with torch.no_grad():
         guess, state = model.step(frames[:, s], state)
         outputs.append(guess)
     stepped = torch.stack(outputs, dim=1)
-    print("max |step by step - forward|:", (stepped - model(frames)).abs().max().item())
+    print(
+        "max |step by step - forward|:",
+        (stepped - model(frames)).abs().max().item(),
+    )
 
 # %% [markdown]
 # This is what makes long predictions cheap. To predict beyond the frames it was given, the model
@@ -523,7 +577,11 @@ guesses = torch_backend.predict_next(model, videos[:1])
 print("predictions:", guesses.shape)
 print(f"pixel values: mean {guesses.mean():.3f}, std {guesses.std():.4f}")
 viz.plot_comparison(
-    videos[0, 1:], guesses[0], context=videos[0, :1], max_frames=8, title="untrained model"
+    videos[0, 1:],
+    guesses[0],
+    context=videos[0, :1],
+    max_frames=8,
+    title="untrained model",
 )
 
 # %% [markdown]

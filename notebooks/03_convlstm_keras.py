@@ -59,11 +59,14 @@ except ImportError:
 import os
 
 QUICK = os.environ.get("NFP_QUICK") == "1"
-NUM_FRAMES = 6 if QUICK else 10  # frames of the videos used for the measurements
-IMAGE_SIZE = 32 if QUICK else 64  # frame size of the untrained models (the shipped one uses 64)
+# frames of the videos used for the measurements
+NUM_FRAMES = 6 if QUICK else 10
+# frame size of the untrained models (the shipped one uses 64)
+IMAGE_SIZE = 32 if QUICK else 64
 NUM_EXAMPLES = 2 if QUICK else 4  # videos predicted with the shipped model
 CONTEXT = 10  # frames the shipped model sees before it predicts the rest of 20
-TEST_SEED = 2026  # seed of the held-out test videos (the evaluation uses the same)
+# seed of the held-out test videos (the evaluation uses the same)
+TEST_SEED = 2026
 SEED = 0
 
 # %%
@@ -80,7 +83,8 @@ from IPython.display import display
 from nfp_lib import data, keras_backend, porting, pretrained, torch_backend, viz
 from nfp_lib.config import PRESETS
 
-keras.utils.set_random_seed(SEED)  # seeds Python, numpy and the backend (here PyTorch)
+# seeds Python, numpy and the backend (here PyTorch)
+keras.utils.set_random_seed(SEED)
 print("Keras", keras.__version__, "on", keras.backend.backend())
 
 # %% [markdown]
@@ -95,7 +99,9 @@ print("Keras", keras.__version__, "on", keras.backend.backend())
 # (`unit_forget_bias=True`) and no peephole terms.
 
 # %%
-videos = data.generate_moving_mnist(2, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED)
+videos = data.generate_moving_mnist(
+    2, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED
+)
 layer = keras.layers.ConvLSTM2D(8, 3, padding="same", return_sequences=True)
 hidden = keras.ops.convert_to_numpy(layer(videos))
 print("videos (N, T, H, W, C):", videos.shape)
@@ -113,15 +119,23 @@ for weight in (layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias):
 # states:
 
 # %%
-kernel, recurrent = layer.cell.kernel.numpy(), layer.cell.recurrent_kernel.numpy()
-fused = np.concatenate([kernel.transpose(3, 2, 0, 1), recurrent.transpose(3, 2, 0, 1)], axis=1)
+kernel, recurrent = (
+    layer.cell.kernel.numpy(),
+    layer.cell.recurrent_kernel.numpy(),
+)
+fused = np.concatenate(
+    [kernel.transpose(3, 2, 0, 1), recurrent.transpose(3, 2, 0, 1)], axis=1
+)
 torch_layer = torch_backend.ConvLSTM(in_channels=1, filters=8, kernel_size=3)
 with torch.no_grad():
     torch_layer.cell.conv.weight.copy_(torch.from_numpy(fused))
     torch_layer.cell.conv.bias.copy_(torch.from_numpy(layer.cell.bias.numpy()))
     torch_hidden, _ = torch_layer(torch_backend.to_tensor(videos))
 print("fused PyTorch weight:", fused.shape)
-print("max |Keras - PyTorch|:", np.abs(hidden - torch_backend.to_numpy(torch_hidden)).max())
+print(
+    "max |Keras - PyTorch|:",
+    np.abs(hidden - torch_backend.to_numpy(torch_hidden)).max(),
+)
 
 # %% [markdown]
 # ## The book's model in Keras
@@ -152,7 +166,10 @@ keras_laptop.summary()
 # stays causal.
 
 # %%
-print("head kernel (time, height, width):", keras_laptop.get_layer("head").kernel_size)
+print(
+    "head kernel (time, height, width):",
+    keras_laptop.get_layer("head").kernel_size,
+)
 
 # %% [markdown]
 # ## The keras-io model
@@ -181,7 +198,9 @@ print("head kernel (time, height, width):", keras_laptop.get_layer("head").kerne
 # %%
 keras_io = keras_backend.build_keras_io_model(image_size=IMAGE_SIZE)
 keras_io.summary()
-print("head kernel (time, height, width):", keras_io.get_layer("head").kernel_size)
+print(
+    "head kernel (time, height, width):", keras_io.get_layer("head").kernel_size
+)
 
 # %% [markdown]
 # ### The head sees the answer
@@ -199,12 +218,16 @@ print("head kernel (time, height, width):", keras_io.get_layer("head").kernel_si
 
 # %%
 keras_io_causal = keras_backend.build_model(
-    PRESETS["keras-io"].replace(model={"head": "conv2d"}).model, image_size=IMAGE_SIZE
+    PRESETS["keras-io"].replace(model={"head": "conv2d"}).model,
+    image_size=IMAGE_SIZE,
 )
 t = NUM_FRAMES // 2 - 1
-other = data.generate_moving_mnist(1, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED + 1)
+other = data.generate_moving_mnist(
+    1, num_frames=NUM_FRAMES, size=IMAGE_SIZE, seed=SEED + 1
+)
 tampered = videos[:1].copy()
-tampered[:, t + 1] = other[:, t + 1]  # a different frame t + 1, everything else the same
+# a different frame t + 1, everything else the same
+tampered[:, t + 1] = other[:, t + 1]
 
 
 def output_change(model):
@@ -218,8 +241,9 @@ changes = {
     "keras-io head (3x3x3 Conv3D)": output_change(keras_io),
     "causal head (per-frame)": output_change(keras_io_causal),
 }
+print(f"output t = {t}, the guess of frame t + 1, changed by")
 for name, change in changes.items():
-    print(f"{name:30} output t = {t} (guess of frame t + 1) changed by {change[t]:.2e}")
+    print(f"  {name:30} {change[t]:.2e}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
 for ax, (name, change) in zip(axes, changes.items(), strict=True):
@@ -228,7 +252,10 @@ for ax, (name, change) in zip(axes, changes.items(), strict=True):
     ax.axvline(t + 0.5, color="gray", linestyle="--")
     ax.set(title=name, xlabel="output step", xticks=range(NUM_FRAMES))
 axes[0].set_ylabel("max |change|")
-fig.suptitle(f"swapping input frame {t + 1} (red: output {t}, its guess; counting from 0)")
+fig.suptitle(
+    f"swapping input frame {t + 1} "
+    f"(red: output {t}, its guess; counting from 0)"
+)
 fig.tight_layout()
 plt.show()
 
@@ -250,7 +277,10 @@ plt.show()
 
 # %%
 cheat = keras.Sequential(
-    [keras.Input((None, IMAGE_SIZE, IMAGE_SIZE, 1)), keras.layers.Conv3D(1, 3, padding="same")]
+    [
+        keras.Input((None, IMAGE_SIZE, IMAGE_SIZE, 1)),
+        keras.layers.Conv3D(1, 3, padding="same"),
+    ]
 )
 kernel = np.zeros((3, 3, 3, 1, 1), np.float32)  # (time, height, width, in, out)
 kernel[2, 1, 1] = 1.0  # time offset +1, centre pixel
@@ -303,21 +333,42 @@ print("largest value of the cheat's last output:", np.abs(last).max())
 def torch_predict(model, video):
     """Outputs of a PyTorch model for channels-last numpy videos, as numpy."""
     with torch.no_grad():
-        return torch_backend.to_numpy(model.eval()(torch_backend.to_tensor(video)))
+        return torch_backend.to_numpy(
+            model.eval()(torch_backend.to_tensor(video))
+        )
 
 
-videos64 = data.generate_moving_mnist(2, num_frames=NUM_FRAMES, size=64, seed=SEED)
+videos64 = data.generate_moving_mnist(
+    2, num_frames=NUM_FRAMES, size=64, seed=SEED
+)
 torch_laptop = torch_backend.build_model(laptop)
-before = np.abs(keras_laptop.predict(videos64, verbose=0) - torch_predict(torch_laptop, videos64))
+before = np.abs(
+    keras_laptop.predict(videos64, verbose=0)
+    - torch_predict(torch_laptop, videos64)
+)
 porting.torch_to_keras(torch_laptop, keras_laptop)
-after = np.abs(keras_laptop.predict(videos64, verbose=0) - torch_predict(torch_laptop, videos64))
-print(f"laptop, fresh models:          max |Keras - PyTorch| = {before.max():.2e}")
-print(f"laptop, PyTorch -> Keras:      max |Keras - PyTorch| = {after.max():.2e}")
+after = np.abs(
+    keras_laptop.predict(videos64, verbose=0)
+    - torch_predict(torch_laptop, videos64)
+)
+print(
+    f"laptop, fresh models:          max |Keras - PyTorch| = {before.max():.2e}"
+)
+print(
+    f"laptop, PyTorch -> Keras:      max |Keras - PyTorch| = {after.max():.2e}"
+)
 
 fresh_keras = keras_backend.build_model(laptop, image_size=64)
-fresh_torch = porting.keras_to_torch(fresh_keras, torch_backend.build_model(laptop))
-back = np.abs(fresh_keras.predict(videos64, verbose=0) - torch_predict(fresh_torch, videos64))
-print(f"laptop, Keras -> PyTorch:      max |Keras - PyTorch| = {back.max():.2e}")
+fresh_torch = porting.keras_to_torch(
+    fresh_keras, torch_backend.build_model(laptop)
+)
+back = np.abs(
+    fresh_keras.predict(videos64, verbose=0)
+    - torch_predict(fresh_torch, videos64)
+)
+print(
+    f"laptop, Keras -> PyTorch:      max |Keras - PyTorch| = {back.max():.2e}"
+)
 
 # %% [markdown]
 # After a copy, differences of a few 10⁻⁷, float32 rounding: the two frameworks add the same
@@ -340,10 +391,13 @@ with torch.no_grad():
         norm.running_mean.uniform_(-0.1, 0.1)
         norm.running_var.uniform_(0.5, 2.0)
 porting.torch_to_keras(torch_io, keras_io)
-gap = np.abs(keras_io.predict(videos, verbose=0) - torch_predict(torch_io, videos))
+gap = np.abs(
+    keras_io.predict(videos, verbose=0) - torch_predict(torch_io, videos)
+)
 print(f"keras-io, PyTorch -> Keras:    max |Keras - PyTorch| = {gap.max():.2e}")
 print(
-    "moving variance of norm_0 (first 4):", keras_io.get_layer("norm_0").moving_variance.numpy()[:4]
+    "moving variance of norm_0 (first 4):",
+    keras_io.get_layer("norm_0").moving_variance.numpy()[:4],
 )
 
 # %% [markdown]
@@ -358,9 +412,8 @@ for name, summary in shipped.items():
     print(f"{name:14} {summary}")
 HAVE_TRAINED = "laptop-torch" in shipped
 if not HAVE_TRAINED:
-    print(
-        "No 'laptop-torch' checkpoint in this copy of nfp_lib: the rest of this chapter is skipped."
-    )
+    print("No 'laptop-torch' checkpoint in this copy of nfp_lib:")
+    print("the rest of this chapter is skipped.")
 
 # %% [markdown]
 # "laptop-torch" is the laptop preset trained with PyTorch. `pretrained.load_pretrained(name)`
@@ -374,23 +427,34 @@ if not HAVE_TRAINED:
 if HAVE_TRAINED:
     trained_torch, trained_config = pretrained.load_pretrained("laptop-torch")
     size = trained_config.train.image_size
-    trained_keras = keras_backend.build_model(trained_config.model, image_size=size)
+    trained_keras = keras_backend.build_model(
+        trained_config.model, image_size=size
+    )
     porting.torch_to_keras(trained_torch, trained_keras)
 
-    test = data.generate_moving_mnist(NUM_EXAMPLES, num_frames=20, size=size, seed=TEST_SEED)
+    test = data.generate_moving_mnist(
+        NUM_EXAMPLES, num_frames=20, size=size, seed=TEST_SEED
+    )
     seen, future = data.split_context(test, context=CONTEXT)
     next_torch = torch_backend.predict_next(trained_torch, test)
     next_keras = keras_backend.predict_next(trained_keras, test)
     start = time.perf_counter()
-    rolled_torch = torch_backend.rollout(trained_torch, seen, horizon=future.shape[1])
+    rolled_torch = torch_backend.rollout(
+        trained_torch, seen, horizon=future.shape[1]
+    )
     torch_s = time.perf_counter() - start
     start = time.perf_counter()
-    rolled_keras = keras_backend.rollout(trained_keras, seen, horizon=future.shape[1])
+    rolled_keras = keras_backend.rollout(
+        trained_keras, seen, horizon=future.shape[1]
+    )
     keras_s = time.perf_counter() - start
-    print(f"next frame: max |Keras - PyTorch| = {np.abs(next_keras - next_torch).max():.2e}")
-    print(f"rollout:    max |Keras - PyTorch| = {np.abs(rolled_keras - rolled_torch).max():.2e}")
+    next_gap = np.abs(next_keras - next_torch).max()
+    rollout_gap = np.abs(rolled_keras - rolled_torch).max()
+    rollout_mse = np.mean((rolled_keras - future) ** 2)
+    print(f"next frame: max |Keras - PyTorch| = {next_gap:.2e}")
+    print(f"rollout:    max |Keras - PyTorch| = {rollout_gap:.2e}")
     print(f"rollout time: PyTorch {torch_s:.2f} s, Keras {keras_s:.2f} s")
-    print(f"rollout mean squared error: {np.mean((rolled_keras - future) ** 2):.4f}")
+    print(f"rollout mean squared error: {rollout_mse:.4f}")
 
 # %% [markdown]
 # The Keras copy predicts the same frames as the PyTorch original. Here they are as a film, one
@@ -399,10 +463,16 @@ if HAVE_TRAINED:
 
 # %%
 if HAVE_TRAINED:
-    shown = np.concatenate([seen, rolled_keras], axis=1)  # seen frames, then predictions
-    bar = np.full((test.shape[1], 2, size, 1), 0.5, np.float32)  # gray line between videos
-    truth_rows = np.concatenate([part for v in test for part in (v, bar)][:-1], axis=1)
-    pred_rows = np.concatenate([part for v in shown for part in (v, bar)][:-1], axis=1)
+    # seen frames, then predictions
+    shown = np.concatenate([seen, rolled_keras], axis=1)
+    # a gray line between videos
+    bar = np.full((test.shape[1], 2, size, 1), 0.5, np.float32)
+    truth_rows = np.concatenate(
+        [part for v in test for part in (v, bar)][:-1], axis=1
+    )
+    pred_rows = np.concatenate(
+        [part for v in shown for part in (v, bar)][:-1], axis=1
+    )
     gif = viz.comparison_gif(truth_rows, pred_rows, fps=4, seen=seen.shape[1])
     display(viz.show_gif(gif))
 else:

@@ -65,10 +65,13 @@ PRESET = "tiny" if QUICK else "plain"  # the configuration trained live below
 EPOCHS = 1 if QUICK else 2  # live training epochs in each framework
 NUM_TRAIN = 32 if QUICK else 128  # training sequences per epoch
 NUM_VAL = 8 if QUICK else 32  # validation sequences
-PROGRESS = False  # True shows progress bars (nice live, noisy in the static book)
-TRAIN_FROM_SCRATCH = False  # True: train FULL_PRESET fully (hours on a GPU) instead of loading
+# True shows progress bars (nice live, noisy in the static book)
+PROGRESS = False
+# True: train FULL_PRESET fully (hours on a GPU) instead of loading
+TRAIN_FROM_SCRATCH = False
 FULL_PRESET = "convlstm-64"
-FULL_RUN_DIR = "runs/" + FULL_PRESET  # where that run writes; rerunning resumes it
+# where that run writes; rerunning resumes it
+FULL_RUN_DIR = "runs/" + FULL_PRESET
 
 # %%
 import json
@@ -124,8 +127,10 @@ guesses = {
 y = torch.from_numpy(target)
 print(f"{'guess':<32} {'BCE':>7} {'MSE':>7}")
 for name, guess in guesses.items():
-    g = torch.from_numpy(guess).clamp(1e-7, 1 - 1e-7)  # log(0) is -inf: clip as Keras does
-    print(f"{name:<32} {F.binary_cross_entropy(g, y):7.4f} {F.mse_loss(g, y):7.4f}")
+    # log(0) is -inf: clip as Keras does
+    g = torch.from_numpy(guess).clamp(1e-7, 1 - 1e-7)
+    bce, mse = F.binary_cross_entropy(g, y), F.mse_loss(g, y)
+    print(f"{name:<32} {bce:7.4f} {mse:7.4f}")
 
 # %% [markdown]
 # So a BCE training curve levels off well above zero (the floor is the entropy of the gray
@@ -145,8 +150,10 @@ for name, guess in guesses.items():
 # %%
 sure = torch.ones(1, requires_grad=True)  # a prediction of exactly 1
 F.binary_cross_entropy(sure, torch.tensor([0.9])).backward()
-print(f"PyTorch's unclipped BCE, prediction 1, target 0.9: gradient {sure.grad.item():.0e}")
-rounds_up = 1 - torch.finfo(torch.bfloat16).eps / 4  # halfway to the next value below 1
+print("PyTorch's unclipped BCE at prediction 1, target 0.9:")
+print(f"  gradient {sure.grad.item():.0e}")
+# halfway between 1 and the next bfloat16 value below it
+rounds_up = 1 - torch.finfo(torch.bfloat16).eps / 4
 print(f"bfloat16 rounds everything above {rounds_up:.5f} to exactly 1")
 
 # %% [markdown]
@@ -167,7 +174,8 @@ odds = [0.6, 0.4]
 candidates = {
     "the likelier frame (2 pixels)": outcomes[0],
     "the other frame (3 pixels)": outcomes[1],
-    "the odds-weighted average (a blur)": odds[0] * outcomes[0] + odds[1] * outcomes[1],
+    "the odds-weighted average (a blur)": odds[0] * outcomes[0]
+    + odds[1] * outcomes[1],
 }
 losses = {
     "BCE": F.binary_cross_entropy,
@@ -175,11 +183,17 @@ losses = {
     "L1": F.l1_loss,
     "1-SSIM": torch_backend.ssim_loss,
 }
-print(f"{'expected loss of the guess':<36}" + "".join(f"{name:>8}" for name in losses))
+print(
+    f"{'expected loss of the guess':<36}"
+    + "".join(f"{name:>8}" for name in losses)
+)
 for name, guess in candidates.items():
     g = torch.from_numpy(guess).clamp(1e-7, 1 - 1e-7)
     expected = [
-        sum(p * fn(g, torch.from_numpy(o)).item() for p, o in zip(odds, outcomes, strict=True))
+        sum(
+            p * fn(g, torch.from_numpy(o)).item()
+            for p, o in zip(odds, outcomes, strict=True)
+        )
         for fn in losses.values()
     ]
     print(f"{name:<36}" + "".join(f"{v:8.4f}" for v in expected))
@@ -212,7 +226,8 @@ for name, guess in candidates.items():
 x, y = data.shift_frames(videos)
 print("input x:", x.shape, " target y:", y.shape)
 untrained = torch_backend.build_model(PRESETS["plain"].model)
-pred = torch_backend.predict_next(untrained, videos)  # model(x), numpy in and out
+# model(x), numpy in and out
+pred = torch_backend.predict_next(untrained, videos)
 print("predictions:", pred.shape, "- one per target frame")
 
 # %% [markdown]
@@ -229,7 +244,9 @@ print("predictions:", pred.shape, "- one per target frame")
 
 # %%
 small = PRESETS["laptop"].replace(train={"num_train": 4, "num_val": 4}).train
-train_1, train_1_again, train_2 = (data.training_sequences(small, "train", e) for e in (1, 1, 2))
+train_1, train_1_again, train_2 = (
+    data.training_sequences(small, "train", e) for e in (1, 1, 2)
+)
 val_1, val_2 = (data.training_sequences(small, "val", e) for e in (1, 2))
 print("training videos per epoch:", train_1.shape)
 print("epoch 1 drawn twice, identical:", np.array_equal(train_1, train_1_again))
@@ -265,10 +282,15 @@ print(f"\n{parameters:,} trainable parameters")
 plain_model, laptop_model = PRESETS["plain"].model, PRESETS["laptop"].model
 for field in plain_model.__dataclass_fields__:
     if getattr(plain_model, field) != getattr(laptop_model, field):
-        print(
-            f"{field}: plain {getattr(plain_model, field)}, laptop {getattr(laptop_model, field)}"
+        plain, laptop = (
+            getattr(plain_model, field),
+            getattr(laptop_model, field),
         )
-print("training settings equal:", PRESETS["plain"].train == PRESETS["laptop"].train)
+        print(f"{field}: plain {plain}, laptop {laptop}")
+print(
+    "training settings equal:",
+    PRESETS["plain"].train == PRESETS["laptop"].train,
+)
 
 # %% [markdown]
 # A `Config` is immutable; `replace` makes a changed copy. For the live run we keep the
@@ -278,11 +300,17 @@ print("training settings equal:", PRESETS["plain"].train == PRESETS["laptop"].tr
 
 # %%
 config = PRESETS[PRESET].replace(
-    train={"epochs": EPOCHS, "num_train": NUM_TRAIN, "num_val": NUM_VAL, "ema_decay": 0.0}
+    train={
+        "epochs": EPOCHS,
+        "num_train": NUM_TRAIN,
+        "num_val": NUM_VAL,
+        "ema_decay": 0.0,
+    }
 )
 t = config.train
 print(
-    f"{PRESET}: {t.epochs} epochs of {t.num_train} sequences ({t.num_frames} frames each), "
+    f"{PRESET}: {t.epochs} epochs of {t.num_train} sequences "
+    f"({t.num_frames} frames each),\n"
     f"batch {t.batch_size}, {t.num_val} validation sequences"
 )
 
@@ -300,7 +328,8 @@ val_videos = data.training_sequences(config.train, "val")
 
 
 def inputs_and_targets(videos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Numpy videos (N, T, H, W, C) -> PyTorch's (N, T, C, H, W): frames 0..T-2 and 1..T-1."""
+    """Numpy videos (N, T, H, W, C) -> PyTorch's (N, T, C, H, W):
+    frames 0..T-2 as inputs and 1..T-1 as targets."""
     frames = torch_backend.to_tensor(videos)
     return frames[:, :-1], frames[:, 1:]
 
@@ -313,7 +342,9 @@ for epoch in range(1, config.train.epochs + 1):
     net.train()
     order = np.random.default_rng(epoch).permutation(len(train_videos))
     for start in range(0, len(order), batch_size):
-        x, y = inputs_and_targets(train_videos[order[start : start + batch_size]])
+        x, y = inputs_and_targets(
+            train_videos[order[start : start + batch_size]]
+        )
         loss = torch_backend.bce_loss(net(x), y)  # forward pass and loss
         optimizer.zero_grad()
         loss.backward()  # gradients of the loss for every weight
@@ -323,7 +354,9 @@ for epoch in range(1, config.train.epochs + 1):
         x, y = inputs_and_targets(val_videos)
         predicted = net(x)
         val_loss = torch_backend.bce_loss(predicted, y).item()
-    val_ssim = metrics.ssim(val_videos[:, 1:], torch_backend.to_numpy(predicted)).mean()
+    val_ssim = metrics.ssim(
+        val_videos[:, 1:], torch_backend.to_numpy(predicted)
+    ).mean()
     print(
         f"epoch {epoch}: last batch loss {loss.item():.4f}, "
         f"val_loss {val_loss:.4f}, val SSIM {val_ssim:.3f}"
@@ -335,18 +368,24 @@ for epoch in range(1, config.train.epochs + 1):
 # learning rate when the validation loss stalls and stop training when it stops improving.
 
 # %%
-keras_net = keras_backend.build_model(config.model, image_size=config.train.image_size)
+keras_net = keras_backend.build_model(
+    config.model, image_size=config.train.image_size
+)
 keras_net.compile(
-    optimizer=keras.optimizers.Adam(config.train.learning_rate), loss="binary_crossentropy"
+    optimizer=keras.optimizers.Adam(config.train.learning_rate),
+    loss="binary_crossentropy",
 )
 callbacks = [
     keras.callbacks.ReduceLROnPlateau(
         patience=config.train.lr_patience, factor=config.train.lr_factor
     ),
-    keras.callbacks.EarlyStopping(patience=config.train.early_stopping_patience),
+    keras.callbacks.EarlyStopping(
+        patience=config.train.early_stopping_patience
+    ),
 ]
 keras_log = keras_net.fit(
-    train_videos[:, :-1],  # inputs: frames 0..T-2, channels-last as Keras likes them
+    # inputs: frames 0..T-2, channels-last as Keras likes them
+    train_videos[:, :-1],
     train_videos[:, 1:],  # targets: frames 1..T-1
     batch_size=batch_size,
     epochs=config.train.epochs,
@@ -354,7 +393,12 @@ keras_log = keras_net.fit(
     callbacks=callbacks,
     verbose=0,
 )
-print({key: [round(v, 4) for v in values] for key, values in keras_log.history.items()})
+print(
+    {
+        key: [round(v, 4) for v in values]
+        for key, values in keras_log.history.items()
+    }
+)
 
 # %% [markdown]
 # That is all training is. What a real run adds is care: the same random numbers in both
@@ -379,14 +423,18 @@ print({key: [round(v, 4) for v in values] for key, values in keras_log.history.i
 workdir = Path(tempfile.mkdtemp(prefix="nfp-training-"))
 torch_dir, keras_dir = workdir / "torch", workdir / "keras"
 torch_history = torch_backend.fit(config, torch_dir, progress=PROGRESS)
-viz.plot_history(torch_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"])
+viz.plot_history(
+    torch_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"]
+)
 
 # %% [markdown]
 # Then Keras, with the same configuration:
 
 # %%
 keras_history = keras_backend.fit(config, keras_dir, progress=PROGRESS)
-viz.plot_history(keras_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"])
+viz.plot_history(
+    keras_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"]
+)
 
 # %% [markdown]
 # The last epoch of each, side by side (`time` is the seconds the epoch took, validation
@@ -397,11 +445,17 @@ viz.plot_history(keras_history, keys=["loss", "val_loss", "val_ssim", "learning_
 
 # %%
 rows = ["loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time"]
-table = ["| after epoch " + str(EPOCHS) + " | PyTorch | Keras |", "|---|---:|---:|"]
+table = [
+    "| after epoch " + str(EPOCHS) + " | PyTorch | Keras |",
+    "|---|---:|---:|",
+]
 for key in rows:
-    table.append(f"| {key} | {torch_history[key][-1]:.4g} | {keras_history[key][-1]:.4g} |")
-bf16 = config.train.mixed_precision and torch_backend.bf16_native(torch.device("cpu"))
-table.append(f"| precision | {'bfloat16 autocast' if bf16 else 'float32'} | float32 |")
+    last_torch, last_keras = torch_history[key][-1], keras_history[key][-1]
+    table.append(f"| {key} | {last_torch:.4g} | {last_keras:.4g} |")
+native = torch_backend.bf16_native(torch.device("cpu"))
+bf16 = config.train.mixed_precision and native
+torch_precision = "bfloat16 autocast" if bf16 else "float32"
+table.append(f"| precision | {torch_precision} | float32 |")
 display(Markdown("\n".join(table)))
 
 # %% [markdown]
@@ -413,10 +467,16 @@ display(Markdown("\n".join(table)))
 
 # %%
 live_model, _, _ = torch_backend.load_checkpoint(torch_dir / "model.pt")
-example = data.generate_moving_mnist(1, num_frames=config.train.num_frames, seed=3)
+example = data.generate_moving_mnist(
+    1, num_frames=config.train.num_frames, seed=3
+)
 one_step = torch_backend.predict_next(live_model, example)
 viz.plot_comparison(
-    example[0, 1:], one_step[0], context=example[0, :1], max_frames=6, title="after the live run"
+    example[0, 1:],
+    one_step[0],
+    context=example[0, :1],
+    max_frames=6,
+    title="after the live run",
 )
 
 # %% [markdown]
@@ -464,7 +524,8 @@ viz.plot_comparison(
 # %%
 for run in (torch_dir, keras_dir):
     for path in sorted(p for p in run.rglob("*") if p.is_file()):
-        print(f"{path.relative_to(workdir)!s:<30} {path.stat().st_size:>10,} bytes")
+        name = str(path.relative_to(workdir))
+        print(f"{name:<30} {path.stat().st_size:>10,} bytes")
 
 # %% [markdown]
 # ## Resuming
@@ -476,12 +537,18 @@ for run in (torch_dir, keras_dir):
 
 # %%
 longer = config.replace(train={"epochs": EPOCHS + 1})
-resumed_history = torch_backend.fit(longer, torch_dir, resume=True, progress=PROGRESS)
+resumed_history = torch_backend.fit(
+    longer, torch_dir, resume=True, progress=PROGRESS
+)
 print("epochs before:", torch_history["epoch"])
 print("epochs after: ", resumed_history["epoch"])
 for key in ("loss", "val_loss"):
     assert resumed_history[key][:EPOCHS] == torch_history[key], key
-print("the first", EPOCHS, "entries are unchanged: the history continues where it stopped")
+print(
+    "the first",
+    EPOCHS,
+    "entries are unchanged: the history continues where it stopped",
+)
 viz.plot_history(resumed_history, keys=["loss", "val_loss", "val_ssim"])
 
 # %% [markdown]
@@ -550,18 +617,22 @@ for name, summary in shipped.items():
 # %%
 for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
     if name not in shipped:
-        print(f"{name}: not installed (the shipped checkpoints may still be training); skipped")
+        print(f"{name}: not installed; skipped")
         continue
     folder = pretrained.pretrained_dir(name)
     t = Config.from_dict(json.loads((folder / "config.json").read_text())).train
     curves = pretrained.pretrained_history(name)
     print(f"{name}: {shipped[name]}")
     losses = (
-        f"{t.loss}, then {t.finish_loss} from epoch {t.finish_from}" if t.finish_from else t.loss
+        f"{t.loss}, then {t.finish_loss} from epoch {t.finish_from}"
+        if t.finish_from
+        else t.loss
     )
+    fresh = "fresh " if t.fresh_data else ""
     print(
-        f"  {len(curves['epoch'])} epochs of {t.num_train} {'fresh ' * t.fresh_data}sequences, "
-        f"batch {t.batch_size}, learning rate {t.learning_rate}, loss {losses}\n"
+        f"  {len(curves['epoch'])} epochs of {t.num_train} {fresh}sequences, "
+        f"batch {t.batch_size},\n"
+        f"  learning rate {t.learning_rate}, loss {losses}\n"
     )
     fig = viz.plot_history(curves, keys=["loss", "val_loss", "val_ssim"])
     fig.suptitle(f"{name}: training curves")

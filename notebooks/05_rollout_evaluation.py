@@ -59,12 +59,15 @@ import os
 
 QUICK = os.environ.get("NFP_QUICK") == "1"
 PLAIN = "plain-torch"  # the plain ConvLSTM (pixel head) trained in chapter 4
-CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
-MASKED = "laptop-masks-torch"  # the motion head with two moves and a drawn frame
+# a shipped PyTorch model, or the folder of your own PyTorch run
+CHECKPOINT = "laptop-torch"
+# the motion head with two moves and a drawn frame
+MASKED = "laptop-masks-torch"
 KERAS_CHECKPOINT = "laptop-keras"  # the same for Keras
 KERAS_PLAIN = "plain-keras"  # the plain ConvLSTM trained in Keras
 NUM_TEST = 8 if QUICK else 100  # held-out sequences to score
-TEST_SEED = 2026  # not a seed any training used, so these sequences are new to the models
+# not a seed any training used, so these sequences are new to the models
+TEST_SEED = 2026
 CONTEXT = 10  # frames the model sees
 HORIZON = 10  # frames it predicts
 NUM_TIMED = 4 if QUICK else 8  # sequences in the rollout timing
@@ -83,7 +86,14 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import keras  # after KERAS_BACKEND is set: Keras picks its backend on import
 
-from nfp_lib import data, evaluate, keras_backend, pretrained, torch_backend, viz
+from nfp_lib import (
+    data,
+    evaluate,
+    keras_backend,
+    pretrained,
+    torch_backend,
+    viz,
+)
 
 # %% [markdown]
 # ## The models
@@ -101,7 +111,8 @@ from nfp_lib import data, evaluate, keras_backend, pretrained, torch_backend, vi
 def load(name: str):
     """A shipped checkpoint by name, or a run folder of yours."""
     model, config = pretrained.load_any(name)
-    print(f"{name}: {config.model.filters} filters, patch size {config.model.patch_size}")
+    m = config.model
+    print(f"{name}: {m.filters} filters, patch size {m.patch_size}")
     return model
 
 
@@ -116,7 +127,9 @@ masked = load(MASKED)
 # never seen them. Each is cut into the 10 frames the model sees and the 10 it must predict.
 
 # %%
-test = data.generate_moving_mnist(NUM_TEST, num_frames=CONTEXT + HORIZON, seed=TEST_SEED)
+test = data.generate_moving_mnist(
+    NUM_TEST, num_frames=CONTEXT + HORIZON, seed=TEST_SEED
+)
 seen, future = data.split_context(test, context=CONTEXT, horizon=HORIZON)
 print("seen:", seen.shape, " to predict:", future.shape)
 
@@ -136,18 +149,19 @@ print("seen:", seen.shape, " to predict:", future.shape)
 # %%
 with torch.no_grad():
     x = torch_backend.to_tensor(seen[:4])  # (N, T, C, H, W), PyTorch's layout
-    preds, state = model(x, return_state=True)  # read the 10 seen frames, keep the state
+    # read the 10 seen frames, keep the state
+    preds, state = model(x, return_state=True)
     frames = [preds[:, -1]]  # the prediction of frame 11
     for _ in range(HORIZON - 1):
         frame, state = model.step(frames[-1], state)  # feed the guess back in
         frames.append(frame)
-by_hand = torch_backend.to_numpy(torch.stack(frames, dim=1))  # back to (N, T, H, W, C)
+# back to (N, T, H, W, C)
+by_hand = torch_backend.to_numpy(torch.stack(frames, dim=1))
 
 library = torch_backend.rollout(model, seen[:4], HORIZON)
+gap = np.abs(by_hand - library).max()
 print(
-    "rollout:",
-    library.shape,
-    f"- max difference from the loop above {np.abs(by_hand - library).max():.1e}",
+    "rollout:", library.shape, f"- max difference from the loop above {gap:.1e}"
 )
 
 # %% [markdown]
@@ -157,34 +171,41 @@ print(
 # out):
 
 # %%
-arch = keras_backend.model_config(keras_plain)  # the ModelConfig, read from the layers
+# the ModelConfig, read from the layers
+arch = keras_backend.model_config(keras_plain)
 layer = {each.name: each for each in keras_plain.layers}
 cells = [layer[f"convlstm_{i}"].cell for i in range(len(arch.filters))]
 
 
 def keras_step(frame, states):
-    """One frame (N, 1, H, W, C) in; the predicted next frame and every cell's new (h, c) out."""
+    """One frame (N, 1, H, W, C) in; the predicted next frame and every
+    cell's new (h, c) out."""
     x = layer["space_to_depth"](frame)[:, 0]  # (N, 16, 16, 16)
     new_states = []
     for cell, state in zip(cells, states, strict=True):
         x, state = cell(x, state)  # x is the cell's output h
         new_states.append(state)
-    pixels = layer["head"](x[:, None])  # the head is a Conv3D over a 1-frame sequence
+    # the head is a Conv3D over a 1-frame sequence
+    pixels = layer["head"](x[:, None])
     return layer["depth_to_space"](pixels), new_states
 
 
 grid = seen.shape[2] // arch.patch_size
-states = [[np.zeros((4, grid, grid, f), np.float32)] * 2 for f in arch.filters]  # (h, c)
+# (h, c)
+states = [[np.zeros((4, grid, grid, f), np.float32)] * 2 for f in arch.filters]
 for t in range(CONTEXT):  # read the seen frames, keep the states
     frame, states = keras_step(seen[:4, t : t + 1], states)
 keras_frames = [frame]
 for _ in range(HORIZON - 1):  # feed each guess back in
     frame, states = keras_step(frame, states)
     keras_frames.append(frame)
-keras_by_hand = np.concatenate([keras.ops.convert_to_numpy(f) for f in keras_frames], axis=1)
+keras_by_hand = np.concatenate(
+    [keras.ops.convert_to_numpy(f) for f in keras_frames], axis=1
+)
 keras_library = keras_backend.rollout(keras_plain, seen[:4], HORIZON)
 difference = np.abs(keras_by_hand - keras_library).max()
-print(f"Keras rollout: {keras_by_hand.shape} - max difference from the library {difference:.1e}")
+print(f"Keras rollout: {keras_by_hand.shape}")
+print(f"max difference from the library: {difference:.1e}")
 
 # %% [markdown]
 # `torch_backend.rollout(model, context, horizon)` and `keras_backend.rollout` are these loops,
@@ -203,7 +224,8 @@ print(f"Keras rollout: {keras_by_hand.shape} - max difference from the library {
 # %%
 ot_steps = CONTEXT + HORIZON - 1
 rerun_steps = sum(range(CONTEXT, CONTEXT + HORIZON))
-print(f"frame steps: O(T) rollout {ot_steps}, re-run {rerun_steps} ({rerun_steps / ot_steps:.1f}x)")
+print(f"frame steps: O(T) rollout {ot_steps}, re-run {rerun_steps}")
+print(f"the re-run does {rerun_steps / ot_steps:.1f}x the steps")
 
 
 def fastest(fn):
@@ -217,16 +239,21 @@ def fastest(fn):
 
 
 threads = torch.get_num_threads()
-torch.set_num_threads(1)  # one CPU thread: time the work, not how busy the machine's cores are
+# one CPU thread: time the work, not how busy the machine's cores are
+torch.set_num_threads(1)
 torch_backend.rollout(model, seen[:1], 1)  # warm-up
 rerun_s, rerun_frames = fastest(
     lambda: torch_backend.rollout_rerun(model, seen[:NUM_TIMED], HORIZON)
 )
-ot_s, ot_frames = fastest(lambda: torch_backend.rollout(model, seen[:NUM_TIMED], HORIZON))
+ot_s, ot_frames = fastest(
+    lambda: torch_backend.rollout(model, seen[:NUM_TIMED], HORIZON)
+)
 print(f"{NUM_TIMED} sequences, {HORIZON} frames each:")
 print(f"  re-run (keras-io)  {rerun_s * 1e3:7.0f} ms")
-print(f"  O(T) rollout       {ot_s * 1e3:7.0f} ms   speed-up {rerun_s / ot_s:.1f}x")
-print(f"  max difference between their frames: {np.abs(rerun_frames - ot_frames).max():.1e}")
+speedup = rerun_s / ot_s
+print(f"  O(T) rollout       {ot_s * 1e3:7.0f} ms   speed-up {speedup:.1f}x")
+gap = np.abs(rerun_frames - ot_frames).max()
+print(f"  max difference between their frames: {gap:.1e}")
 torch.set_num_threads(threads)
 
 # %% [markdown]
@@ -276,11 +303,14 @@ models = {
     MASKED: masked,
 }
 results = {
-    name: evaluate.evaluate(m, test, context=CONTEXT, horizon=HORIZON) for name, m in models.items()
+    name: evaluate.evaluate(m, test, context=CONTEXT, horizon=HORIZON)
+    for name, m in models.items()
 }
 baseline, blank = results[CHECKPOINT]["copy_last"], results[CHECKPOINT]["blank"]
 for metric in ("ssim", "mse_sum", "ink"):
-    curves = {name: result["rollout"][metric] for name, result in results.items()}
+    curves = {
+        name: result["rollout"][metric] for name, result in results.items()
+    }
     curves["copy last frame"] = baseline[metric]
     curves["blank frame"] = blank[metric]
     title = f"{metric} per predicted frame, {NUM_TEST} test videos"
@@ -292,7 +322,11 @@ for metric in ("ssim", "mse_sum", "ink"):
 # %%
 names = list(results)
 columns = [*names, "copy", "blank"]
-scores = {**{n: results[n]["rollout"] for n in names}, "copy": baseline, "blank": blank}
+scores = {
+    **{n: results[n]["rollout"] for n in names},
+    "copy": baseline,
+    "blank": blank,
+}
 for metric, digits in (("ssim", 3), ("mse_sum", 1)):
     lines = [f"| {metric}, frame | " + " | ".join(columns) + " |"]
     lines.append("|" + "---:|" * (len(columns) + 1))
@@ -308,7 +342,8 @@ for metric, digits in (("ssim", 3), ("mse_sum", 1)):
 
 # %%
 def first_loss(result: dict, base: str, metric: str) -> str:
-    """The first frame at which the baseline scores better than the model, or "never"."""
+    """The first frame at which the baseline scores better than the model,
+    or "never"."""
     better = np.greater if metric == "ssim" else np.less
     model_scores = np.array(result["rollout"][metric])
     base_scores = np.array(result[base][metric])
@@ -319,11 +354,17 @@ def first_loss(result: dict, base: str, metric: str) -> str:
 for name, result in results.items():
     print(f"{name}:")
     for base in ("copy_last", "blank"):
-        when = [f"{m.upper()} {first_loss(result, base, m)}" for m in ("ssim", "mse")]
+        when = [
+            f"{m.upper()} {first_loss(result, base, m)}"
+            for m in ("ssim", "mse")
+        ]
         print(f"  loses to {base:<9}: " + ", ".join(when))
     ink = result["rollout"]["ink"]
     last = CONTEXT + HORIZON
-    print(f"  ink ratio: {ink[0]:.2f} at frame {CONTEXT + 1}, {ink[-1]:.2f} at frame {last}")
+    print(
+        f"  ink ratio: {ink[0]:.2f} at frame {CONTEXT + 1}, "
+        f"{ink[-1]:.2f} at frame {last}"
+    )
 
 # %% [markdown]
 # And one step ahead from true frames (teacher forced) against the first and the last frame of
@@ -331,15 +372,17 @@ for name, result in results.items():
 
 # %%
 lines = [
-    "| model | metric | next frame (teacher forced) | rollout, 1st frame | rollout, last frame |"
+    "| model | metric | next frame (teacher forced) "
+    "| rollout, 1st frame | rollout, last frame |",
+    "|---|---|---:|---:|---:|",
 ]
-lines.append("|---|---|---:|---:|---:|")
 for name, result in results.items():
     for metric in ("ssim", "psnr", "mse", "mae"):
+        step = result["next_frame"][metric]
         roll = result["rollout"][metric]
         lines.append(
-            f"| {name} | {metric.upper()} | {result['next_frame'][metric]:.4g} | "
-            f"{roll[0]:.4g} | {roll[-1]:.4g} |"
+            f"| {name} | {metric.upper()} | {step:.4g} "
+            f"| {roll[0]:.4g} | {roll[-1]:.4g} |"
         )
 display(Markdown("\n".join(lines)))
 
@@ -352,14 +395,24 @@ display(Markdown("\n".join(lines)))
 
 # %%
 plain_predicted = evaluate.predict_future(plain, seen[:1], HORIZON)
-viz.plot_comparison(future[0], plain_predicted[0], context=seen[0], title=f"{PLAIN}, test video 0")
+viz.plot_comparison(
+    future[0],
+    plain_predicted[0],
+    context=seen[0],
+    title=f"{PLAIN}, test video 0",
+)
 
 # %% [markdown]
 # The motion head's model on the same video:
 
 # %%
 predicted = evaluate.predict_future(model, seen, HORIZON)
-viz.plot_comparison(future[0], predicted[0], context=seen[0], title=f"{CHECKPOINT}, test video 0")
+viz.plot_comparison(
+    future[0],
+    predicted[0],
+    context=seen[0],
+    title=f"{CHECKPOINT}, test video 0",
+)
 
 # %% [markdown]
 # The Keras model on the same video:
@@ -367,7 +420,10 @@ viz.plot_comparison(future[0], predicted[0], context=seen[0], title=f"{CHECKPOIN
 # %%
 keras_predicted = evaluate.predict_future(keras_model, seen[:1], HORIZON)
 viz.plot_comparison(
-    future[0], keras_predicted[0], context=seen[0], title=f"{KERAS_CHECKPOINT}, test video 0"
+    future[0],
+    keras_predicted[0],
+    context=seen[0],
+    title=f"{KERAS_CHECKPOINT}, test video 0",
 )
 
 # %% [markdown]
@@ -378,7 +434,9 @@ viz.plot_comparison(
 # %%
 for i in range(NUM_GIFS):
     guess = np.concatenate([seen[i], predicted[i]])
-    display(viz.show_gif(viz.comparison_gif(test[i], guess, fps=4, seen=CONTEXT)))
+    display(
+        viz.show_gif(viz.comparison_gif(test[i], guess, fps=4, seen=CONTEXT))
+    )
 
 # %% [markdown]
 # In a live notebook, the cell below shows `viz.frame_viewer`, two sliders to step through any
@@ -404,7 +462,13 @@ bright = {"truth": future > 0.5, "prediction": predicted > 0.5}
 fig, (ax_ink, ax_motion) = plt.subplots(1, 2, figsize=(10, 3.5))
 frame_numbers = np.arange(CONTEXT + 1, CONTEXT + HORIZON + 1)
 for label, video in (("truth", future), ("prediction", predicted)):
-    ax_ink.plot(frame_numbers, bright[label].mean(axis=(0, 2, 3, 4)), "-o", ms=3, label=label)
+    ax_ink.plot(
+        frame_numbers,
+        bright[label].mean(axis=(0, 2, 3, 4)),
+        "-o",
+        ms=3,
+        label=label,
+    )
     moving = np.concatenate([seen[:, -1:], video], axis=1)
     motion = np.abs(np.diff(moving, axis=1)).mean(axis=(0, 2, 3, 4))
     ax_motion.plot(frame_numbers, motion, "-o", ms=3, label=label)
@@ -421,19 +485,21 @@ plt.show()
 # %%
 result = results[CHECKPOINT]
 ssim, copy_ssim = result["rollout"]["ssim"], baseline["ssim"]
-first, last = CONTEXT + 1, CONTEXT + HORIZON  # frame numbers of the first and last prediction
+# frame numbers of the first and last prediction
+first, last = CONTEXT + 1, CONTEXT + HORIZON
 wins = [first + t for t in range(HORIZON) if ssim[t] > copy_ssim[t]]
-ink = bright["prediction"].mean(axis=(0, 2, 3, 4)) / bright["truth"].mean(axis=(0, 2, 3, 4))
+per_frame = (0, 2, 3, 4)  # average over everything but the frame
+ink = bright["prediction"].mean(per_frame) / bright["truth"].mean(per_frame)
 print(f"{CHECKPOINT}, {NUM_TEST} test videos:")
-print(f"  SSIM one step ahead from true frames: {result['next_frame']['ssim']:.3f}")
-print(f"  SSIM of the rollout:   frame {first} {ssim[0]:.3f}, frame {last} {ssim[-1]:.3f}")
-print(
-    f"  SSIM of copying:       frame {first} {copy_ssim[0]:.3f}, frame {last} {copy_ssim[-1]:.3f}"
-)
-print(f"  the model beats copying in SSIM on {len(wins)} of {HORIZON} frames: {wins}")
-print(
-    f"  bright pixels, prediction / truth: {ink[0]:.0%} at frame {first}, {ink[-1]:.0%} at {last}"
-)
+one_step = result["next_frame"]["ssim"]
+print(f"  SSIM one step ahead from true frames: {one_step:.3f}")
+print(f"  SSIM at frame {first} and frame {last}:")
+print(f"    the rollout   {ssim[0]:.3f}  {ssim[-1]:.3f}")
+print(f"    copying       {copy_ssim[0]:.3f}  {copy_ssim[-1]:.3f}")
+print(f"  the model beats copying in SSIM on {len(wins)} of {HORIZON} frames:")
+print(f"    {wins}")
+print("  bright pixels, prediction / truth:")
+print(f"    {ink[0]:.0%} at frame {first}, {ink[-1]:.0%} at frame {last}")
 
 # %% [markdown]
 # Read the curves and these numbers together:
@@ -484,7 +550,8 @@ for name in (CHECKPOINT, KERAS_CHECKPOINT):
         stored[name] = pretrained.pretrained_metrics(name)
         s = stored[name]
         print(
-            f"{name}: {s['num_sequences']} sequences, {s['context']} seen, {s['horizon']} predicted"
+            f"{name}: {s['num_sequences']} sequences, "
+            f"{s['context']} seen, {s['horizon']} predicted"
         )
     else:
         print(f"{name}: no stored evaluation (not a shipped checkpoint)")
@@ -492,12 +559,17 @@ if stored:
     curves = {name: s["rollout"]["ssim"] for name, s in stored.items()}
     curves["copy last frame"] = next(iter(stored.values()))["copy_last"]["ssim"]
     display(viz.plot_metric_curves(curves, "SSIM", title="stored evaluation"))
-    lines = ["| model | next-frame SSIM | rollout SSIM, mean | rollout MSE per frame (sum), mean |"]
-    lines.append("|---|---:|---:|---:|")
+    lines = [
+        "| model | next-frame SSIM | rollout SSIM, mean "
+        "| rollout MSE per frame (sum), mean |",
+        "|---|---:|---:|---:|",
+    ]
     for name, s in stored.items():
+        rollout_ssim = np.mean(s["rollout"]["ssim"])
+        rollout_mse = np.mean(s["rollout"]["mse_sum"])
         lines.append(
-            f"| {name} | {s['next_frame']['ssim']:.3f} | {np.mean(s['rollout']['ssim']):.3f} | "
-            f"{np.mean(s['rollout']['mse_sum']):.1f} |"
+            f"| {name} | {s['next_frame']['ssim']:.3f} "
+            f"| {rollout_ssim:.3f} | {rollout_mse:.1f} |"
         )
     display(Markdown("\n".join(lines)))
 

@@ -56,12 +56,14 @@ except ImportError:
 import os
 
 QUICK = os.environ.get("NFP_QUICK") == "1"
-CHECKPOINT = "laptop-torch"  # a shipped PyTorch model, or the folder of your own PyTorch run
+# a shipped PyTorch model, or the folder of your own PyTorch run
+CHECKPOINT = "laptop-torch"
 CONTEXT = 10  # frames the model sees
 LONG_HORIZON = 10 if QUICK else 30  # frames to predict in the long rollout
 NUM_LONG = 8 if QUICK else 50  # test videos for it
 TEST_SEED = 2026  # not a seed any training used
-SAMPLING_STEPS = 8  # scheduled-sampling demo: optimiser steps to fade teacher forcing out
+# scheduled-sampling demo: optimiser steps to fade teacher forcing out
+SAMPLING_STEPS = 8
 STEP_BATCH = 4  # training-step timing: sequences per batch
 STEP_FRAMES = 4 if QUICK else 8  # and frames per sequence
 REPEATS = 1 if QUICK else 3  # timings keep the fastest of this many runs
@@ -80,7 +82,15 @@ from IPython.display import Markdown, display
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from nfp_lib import bench, data, evaluate, keras_backend, pretrained, torch_backend, viz
+from nfp_lib import (
+    bench,
+    data,
+    evaluate,
+    keras_backend,
+    pretrained,
+    torch_backend,
+    viz,
+)
 from nfp_lib.config import PRESETS
 
 # %% [markdown]
@@ -104,7 +114,9 @@ long_videos = data.generate_moving_mnist(
     NUM_LONG, num_frames=CONTEXT + LONG_HORIZON, seed=TEST_SEED
 )
 seen, future = data.split_context(long_videos, context=CONTEXT)
-long_result = evaluate.evaluate(model, long_videos, context=CONTEXT, horizon=LONG_HORIZON)
+long_result = evaluate.evaluate(
+    model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
+)
 train_end = config.train.num_frames  # the last frame of a training video
 for metric in ("ssim", "ink"):
     fig = viz.plot_metric_curves(
@@ -127,14 +139,21 @@ for metric in ("ssim", "ink"):
 
 # %%
 predicted = evaluate.predict_future(model, seen, LONG_HORIZON)
-viz.plot_comparison(future[0], predicted[0], context=seen[0], title=f"{CHECKPOINT}, test video 0")
+viz.plot_comparison(
+    future[0],
+    predicted[0],
+    context=seen[0],
+    title=f"{CHECKPOINT}, test video 0",
+)
 
 # %% [markdown]
 # As a film (truth | prediction | error, the first 10 frames are the seen ones):
 
 # %%
 long_guess = np.concatenate([seen[0], predicted[0]])
-viz.show_gif(viz.comparison_gif(long_videos[0], long_guess, fps=6, seen=CONTEXT))
+viz.show_gif(
+    viz.comparison_gif(long_videos[0], long_guess, fps=6, seen=CONTEXT)
+)
 
 # %% [markdown]
 # Two numbers per frame say whether the prediction is fading or freezing: the share of bright
@@ -145,8 +164,11 @@ viz.show_gif(viz.comparison_gif(long_videos[0], long_guess, fps=6, seen=CONTEXT)
 
 
 # %%
-def per_frame(video: np.ndarray, last_seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Share of bright pixels, and mean |frame - previous frame|, per frame (averaged over N)."""
+def per_frame(
+    video: np.ndarray, last_seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Share of bright pixels, and mean |frame - previous frame|, per frame
+    (averaged over N)."""
     moving = np.concatenate([last_seen, video], axis=1)
     motion = np.abs(np.diff(moving, axis=1)).mean(axis=(0, 2, 3, 4))
     return (video > 0.5).mean(axis=(0, 2, 3, 4)), motion
@@ -156,10 +178,10 @@ true_ink, true_motion = per_frame(future, seen[:, -1:])
 pred_ink, pred_motion = per_frame(predicted, seen[:, -1:])
 print(" frame   SSIM   bright pixels vs truth   motion vs truth")
 for t in range(0, LONG_HORIZON, 5 if LONG_HORIZON > 10 else 1):
-    print(
-        f"{CONTEXT + t + 1:>6} {long_result['rollout']['ssim'][t]:6.3f}"
-        f" {pred_ink[t] / true_ink[t]:>16.0%} {pred_motion[t] / true_motion[t]:>18.0%}"
-    )
+    ssim = long_result["rollout"]["ssim"][t]
+    ink = pred_ink[t] / true_ink[t]
+    motion = pred_motion[t] / true_motion[t]
+    print(f"{CONTEXT + t + 1:>6} {ssim:6.3f} {ink:>16.0%} {motion:>18.0%}")
 
 # %% [markdown]
 # Whatever the shipped model does here, the causes are the same. Each step's small error is fed
@@ -188,9 +210,16 @@ for t in range(0, LONG_HORIZON, 5 if LONG_HORIZON > 10 else 1):
 steps = np.arange(0, 70_001, 1_000)
 fig, ax = plt.subplots(figsize=(6, 3))
 for sampling_steps, end in ((50_000, 0.0), (20_000, 0.5)):
-    p = [torch_backend.teacher_forcing_probability(s, sampling_steps, end) for s in steps]
-    ax.plot(steps, p, label=f"sampling_steps={sampling_steps:,}, sampling_end={end}")
-ax.set(xlabel="optimiser step", ylabel="P(feed the true frame)", ylim=(-0.05, 1.05))
+    p = [
+        torch_backend.teacher_forcing_probability(s, sampling_steps, end)
+        for s in steps
+    ]
+    ax.plot(
+        steps, p, label=f"sampling_steps={sampling_steps:,}, sampling_end={end}"
+    )
+ax.set(
+    xlabel="optimiser step", ylabel="P(feed the true frame)", ylim=(-0.05, 1.05)
+)
 ax.grid(alpha=0.3)
 ax.legend()
 plt.show()
@@ -204,14 +233,24 @@ plt.show()
 
 # %%
 sampled = PRESETS["tiny"].replace(
-    train={"sampling_steps": SAMPLING_STEPS, "sampling_end": 0.0, "context_frames": 5}
+    train={
+        "sampling_steps": SAMPLING_STEPS,
+        "sampling_end": 0.0,
+        "context_frames": 5,
+    }
 )
 t = sampled.train
 steps_per_epoch = -(-t.num_train // t.batch_size)
-print(f"{t.epochs} epochs x {steps_per_epoch} steps; the probability of the true frame per step:")
+print(f"{t.epochs} epochs x {steps_per_epoch} steps;")
+print("the probability of the true frame per step:")
 print(
     [
-        round(torch_backend.teacher_forcing_probability(s, t.sampling_steps, t.sampling_end), 2)
+        round(
+            torch_backend.teacher_forcing_probability(
+                s, t.sampling_steps, t.sampling_end
+            ),
+            2,
+        )
         for s in range(t.epochs * steps_per_epoch)
     ]
 )
@@ -263,7 +302,8 @@ variants = {
 }
 for name, mc in variants.items():
     print(f"{name:<30} {model_macs(mc) / 1e6:8.0f} M multiply-adds per frame")
-print(f"{'convlstm-64 (full size)':<30} {model_macs(PRESETS['convlstm-64'].model) / 1e6:8.0f} M")
+full_size = model_macs(PRESETS["convlstm-64"].model) / 1e6
+print(f"{'convlstm-64 (full size)':<30} {full_size:8.0f} M")
 
 # %% [markdown]
 # Predictions are one thing, measurements another. We time one training step (forward pass,
@@ -272,11 +312,15 @@ print(f"{'convlstm-64 (full size)':<30} {model_macs(PRESETS['convlstm-64'].model
 
 # %%
 clips = data.generate_moving_mnist(STEP_BATCH, num_frames=STEP_FRAMES, seed=0)
-x, y = torch_backend.to_tensor(clips[:, :-1]), torch_backend.to_tensor(clips[:, 1:])
+x, y = (
+    torch_backend.to_tensor(clips[:, :-1]),
+    torch_backend.to_tensor(clips[:, 1:]),
+)
 
 
 def train_step_seconds(model_config) -> float:
-    """The fastest of REPEATS training steps of a fresh model (after one warm-up step)."""
+    """The fastest of REPEATS float32 training steps of a fresh model
+    (after one warm-up step)."""
     torch.manual_seed(0)
     net = torch_backend.build_model(model_config)
     optimizer = torch.optim.Adam(net.parameters())
@@ -297,16 +341,21 @@ def train_step_seconds(model_config) -> float:
 
 
 threads = torch.get_num_threads()
-torch.set_num_threads(1)  # one CPU thread: time the work, not how busy the machine's cores are
+# one CPU thread: time the work, not how busy the machine's cores are
+torch.set_num_threads(1)
 seconds = {name: train_step_seconds(mc) for name, mc in variants.items()}
 torch.set_num_threads(threads)
 base = next(iter(variants))
-lines = ["| model | multiply-adds per frame | x laptop | step time | x laptop |"]
+lines = [
+    "| model | multiply-adds per frame | x laptop | step time | x laptop |"
+]
 lines.append("|---|---:|---:|---:|---:|")
 for name, mc in variants.items():
-    cost = model_macs(mc) / model_macs(variants[base])
+    macs = model_macs(mc)
+    cost = macs / model_macs(variants[base])
+    step_ms = seconds[name] * 1e3
     lines.append(
-        f"| {name} | {model_macs(mc) / 1e6:,.0f} M | {cost:.1f} | {seconds[name] * 1e3:,.0f} ms "
+        f"| {name} | {macs / 1e6:,.0f} M | {cost:.1f} | {step_ms:,.0f} ms "
         f"| {seconds[name] / seconds[base]:.1f} |"
     )
 display(Markdown("\n".join(lines)))
@@ -337,10 +386,12 @@ display(Markdown("\n".join(lines)))
 # %%
 for name in ("plain-torch", "laptop-torch", "laptop-masks-torch"):
     m = pretrained.pretrained_metrics(name)
+    rollout = m["rollout"]
     print(
-        f"{name:<13} next-frame SSIM {m['next_frame']['ssim']:.3f}, rollout SSIM "
-        f"{np.mean(m['rollout']['ssim']):.3f}, MSE {np.mean(m['rollout']['mse_sum']):5.1f}, "
-        f"ink at frame 20 {m['rollout']['ink'][-1]:.2f}"
+        f"{name}: next-frame SSIM {m['next_frame']['ssim']:.3f},\n"
+        f"  rollout SSIM {np.mean(rollout['ssim']):.3f}, "
+        f"MSE {np.mean(rollout['mse_sum']):5.1f}, "
+        f"ink at frame 20 {rollout['ink'][-1]:.2f}"
     )
 
 # %% [markdown]
@@ -356,19 +407,30 @@ for name in ("plain-torch", "laptop-torch", "laptop-masks-torch"):
 
 # %%
 masked_model, _ = pretrained.load_any("laptop-masks-torch")
-masked_result = evaluate.evaluate(masked_model, long_videos, context=CONTEXT, horizon=LONG_HORIZON)
-for name, r in ((CHECKPOINT, long_result), ("laptop-masks-torch", masked_result)):
+masked_result = evaluate.evaluate(
+    masked_model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
+)
+for name, r in (
+    (CHECKPOINT, long_result),
+    ("laptop-masks-torch", masked_result),
+):
     late = slice(LONG_HORIZON // 2, None)  # the second half of the rollout
+    ssim = np.mean(r["rollout"]["ssim"][late])
+    blank = np.mean(r["blank"]["ssim"][late])
+    ink = np.mean(r["rollout"]["ink"][late])
     print(
-        f"{name:<19} SSIM, second half {np.mean(r['rollout']['ssim'][late]):.3f} "
-        f"(blank {np.mean(r['blank']['ssim'][late]):.3f}); "
-        f"ink {np.mean(r['rollout']['ink'][late]):.2f}"
+        f"{name:<19} SSIM, second half {ssim:.3f} (blank {blank:.3f}); "
+        f"ink {ink:.2f}"
     )
 masked_predicted = evaluate.predict_future(masked_model, seen[:1], LONG_HORIZON)
 viz.plot_comparison(
-    future[0], masked_predicted[0], context=seen[0], title="laptop-masks-torch, test video 0"
+    future[0],
+    masked_predicted[0],
+    context=seen[0],
+    title="laptop-masks-torch, test video 0",
 )
-#
+
+# %% [markdown]
 # ## GPUs and mixed precision
 #
 # Everything in this book runs on a CPU; a GPU makes the full-size models practical. With CUDA
@@ -380,7 +442,8 @@ viz.plot_comparison(
 #   stay in float32 (bfloat16 has float32's range, so no loss scaling is needed);
 #   `TrainConfig.mixed_precision=False` turns it off. `fit` does the same on a CPU that computes
 #   bfloat16 natively (AVX512-BF16 or AMX, as this book's two cores do), where it made the
-#   `laptop` preset's epochs about 1.7 times faster at the same validation SSIM;
+#   `laptop` preset's epochs much faster at the same validation SSIM ([Results and
+#   performance](07_results.ipynb), "The precision");
 # - **channels-last** memory layout for the convolutions, the layout tensor cores prefer.
 #
 # `torch_backend.fast.train_step` goes two steps further for a fixed batch shape: it records the
@@ -405,12 +468,16 @@ viz.plot_comparison(
 # %%
 if torch.cuda.is_available():
     rerun_s, ot_s = bench.time_rollouts(PRESETS["convlstm-64"].model, "cuda")
-    print(f"{torch.cuda.get_device_name()}: convlstm-64, 10 frames after 10, batch of 5")
+    gpu = torch.cuda.get_device_name()
+    print(f"{gpu}: convlstm-64, float32, 10 frames after 10, batch of 5")
     print(
-        f"re-run {rerun_s * 1e3:.0f} ms, O(T) {ot_s * 1e3:.0f} ms, speed-up {rerun_s / ot_s:.1f}x"
+        f"re-run {rerun_s * 1e3:.0f} ms, O(T) {ot_s * 1e3:.0f} ms, "
+        f"speed-up {rerun_s / ot_s:.1f}x"
     )
 else:
-    print("no CUDA GPU here; on Colab choose Runtime > Change runtime type > GPU")
+    print(
+        "no CUDA GPU here; on Colab choose Runtime > Change runtime type > GPU"
+    )
 
 # %% [markdown]
 # With several GPUs, start the same training with `torchrun`; `fit` notices the launcher and
@@ -436,7 +503,9 @@ else:
 try:
     published = data.load_moving_mnist()
     print("found the published test set:", published.shape)
-except data.DataUnavailableError as err:  # the message names this machine's cache folder
+except (
+    data.DataUnavailableError
+) as err:  # the message names this machine's cache folder
     print(f"{type(err).__name__}: {str(err).replace(str(Path.home()), '~')}")
 
 # %% [markdown]
@@ -457,9 +526,14 @@ except data.DataUnavailableError as err:  # the message names this machine's cac
 
 # %%
 clip_dir = Path(tempfile.mkdtemp(prefix="nfp-clip-"))
-frames = data.generate_moving_mnist(1, num_frames=CONTEXT, num_digits=1, seed=7)[0]
-pixels = np.rint(frames[..., 0] * 255).astype(np.uint8)  # (T, H, W) gray levels 0..255
-iio.imwrite(clip_dir / "clip.gif", pixels, extension=".gif", duration=200, loop=0)
+frames = data.generate_moving_mnist(
+    1, num_frames=CONTEXT, num_digits=1, seed=7
+)[0]
+# (T, H, W) gray levels 0..255
+pixels = np.rint(frames[..., 0] * 255).astype(np.uint8)
+iio.imwrite(
+    clip_dir / "clip.gif", pixels, extension=".gif", duration=200, loop=0
+)
 
 clip = data.load_video(clip_dir / "clip.gif")
 print(
@@ -477,7 +551,9 @@ print(
 # %%
 continued = evaluate.predict_future(model, clip, 10)
 print("predicted:", continued.shape)
-viz.show_gif(viz.to_gif(np.concatenate([clip[0], continued[0]]), fps=4, scale=3))
+viz.show_gif(
+    viz.to_gif(np.concatenate([clip[0], continued[0]]), fps=4, scale=3)
+)
 
 # %% [markdown]
 # The same from a terminal, writing the predicted frames as a GIF (or `--npy` for an array):

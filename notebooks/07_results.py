@@ -92,36 +92,45 @@ for name, summary in checkpoints.items():
 
 # %%
 rows = [
-    "| checkpoint | next-frame SSIM | rollout SSIM | rollout MSE | ink at frame 20 |",
+    "| checkpoint | next-frame SSIM | rollout SSIM | rollout MSE "
+    "| ink at frame 20 |",
     "|---|---|---|---|---|",
 ]
+
+
+def rollout_cells(scores: dict) -> str:
+    """Mean SSIM, mean per-frame-sum MSE and the last frame's ink ratio."""
+    ssim, mse = np.mean(scores["ssim"]), np.mean(scores["mse_sum"])
+    return f"{ssim:.3f} | {mse:.1f} | {scores['ink'][-1]:.2f}"
+
+
 results = {name: pretrained_metrics(name) for name in checkpoints}
 for name, m in results.items():
+    next_frame = m["next_frame"]["ssim"]
     rows.append(
-        f"| {name} | {m['next_frame']['ssim']:.3f} | {np.mean(m['rollout']['ssim']):.3f} "
-        f"| {np.mean(m['rollout']['mse_sum']):.1f} | {m['rollout']['ink'][-1]:.2f} |"
+        f"| {name} | {next_frame:.3f} | {rollout_cells(m['rollout'])} |"
     )
 any_result = next(iter(results.values()))
 for base, label in (("copy_last", "copy last frame"), ("blank", "blank frame")):
-    b = any_result[base]
-    rows.append(
-        f"| *{label}* | | {np.mean(b['ssim']):.3f} | {np.mean(b['mse_sum']):.1f} "
-        f"| {b['ink'][-1]:.2f} |"
-    )
+    rows.append(f"| *{label}* | | {rollout_cells(any_result[base])} |")
 display(Markdown("\n".join(rows)))
-print(f"{any_result['num_sequences']} test sequences; rollout columns: means over the")
-print(f"{any_result['horizon']} predicted frames; MSE: the per-frame sum")
+print(f"{any_result['num_sequences']} test sequences; rollout columns: means")
+print(
+    f"over the {any_result['horizon']} predicted frames; MSE: the per-frame sum"
+)
 
 # %% [markdown]
 # Does each model beat each baseline at every one of the ten horizons?
 
 # %%
+print("better than the baseline at every horizon?")
+print(f"{'':18} {'copy-last':>15} {'blank frame':>15}")
+print(f"{'':18} {'MSE':>7} {'SSIM':>7} {'MSE':>7} {'SSIM':>7}")
+bases = ("copy_last", "blank")
 for name, m in results.items():
     wins = evaluate.beats_baselines(m)
-    print(
-        f"{name:<14} copy-last: MSE {wins['copy_last']['mse']}, SSIM {wins['copy_last']['ssim']};"
-        f" blank: MSE {wins['blank']['mse']}, SSIM {wins['blank']['ssim']}"
-    )
+    cells = [wins[b][metric] for b in bases for metric in ("mse", "ssim")]
+    print(f"{name:18}" + "".join(f" {cell!s:>7}" for cell in cells))
 
 # %% [markdown]
 # Per predicted frame, against the baselines:
@@ -131,7 +140,11 @@ for metric in ("mse_sum", "ssim"):
     curves = {name: m["rollout"][metric] for name, m in results.items()}
     curves["copy last frame"] = any_result["copy_last"][metric]
     curves["blank frame"] = any_result["blank"][metric]
-    display(viz.plot_metric_curves(curves, metric, title=f"{metric}, shipped checkpoints"))
+    display(
+        viz.plot_metric_curves(
+            curves, metric, title=f"{metric}, shipped checkpoints"
+        )
+    )
 
 # %% [markdown]
 # ## What fifteen minutes on a CPU buy
@@ -163,7 +176,9 @@ for name in (n for n in precision if n in checkpoints):
     )
 goal = f"goal: SSIM {GOAL_SSIM:.2f}"
 ax.axhline(GOAL_SSIM, color="gray", linestyle="--", linewidth=1, label=goal)
-ax.axvline(GOAL_MINUTES, color="gray", linestyle=":", linewidth=1, label="15 minutes")
+ax.axvline(
+    GOAL_MINUTES, color="gray", linestyle=":", linewidth=1, label="15 minutes"
+)
 ax.set_xlabel("minutes of training (2 CPU cores)")
 ax.set_title("validation SSIM against minutes of training")
 ax.set_ylabel("validation SSIM (higher is better)")
@@ -185,7 +200,9 @@ run = {r["key"]: r for r in log["runs"] if "key" in r}
 found = log["findings"]
 torch_log = pretrained_history("laptop-torch")
 torch_scores = results["laptop-torch"]
-shipped_minutes = sum(torch_log["time"]) / 60
+epoch_s = torch_log["time"]
+torch_rollout = torch_scores["rollout"]
+shipped_minutes = sum(epoch_s) / 60
 f32 = run["float32"]
 more_l1 = [r["val_ssim"] for r in log["runs"] if r.get("group") == "more L1"]
 step_s = f32["step_s"]
@@ -204,21 +221,22 @@ def listed(values):
     return ", ".join(text[:-1]) + " and " + text[-1]
 
 
-display(Markdown(f"""
+display(
+    Markdown(f"""
 - **The head.** The first `laptop` model predicted pixels through a sigmoid
   head and spent its first epochs on the plateau of predicting an empty black
-  frame: validation SSIM {run['pixel head']['val_ssim']:.2f}. The *motion head*
+  frame: validation SSIM {run["pixel head"]["val_ssim"]:.2f}. The *motion head*
   (see [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)) predicts where each
   patch of the last frame moves instead, so the model starts from a blurred
   copy of the last frame and only has to learn the motion:
-  {run['motion head']['val_ssim']:.3f} after the same kind of run.
+  {run["motion head"]["val_ssim"]:.3f} after the same kind of run.
 - **The learning rate.** The motion head tolerates a larger step size, which
-  buys more progress per minute ({run['rate 0.005']['val_ssim']:.3f}). A cosine
+  buys more progress per minute ({run["rate 0.005"]["val_ssim"]:.3f}). A cosine
   schedule, which lowers the rate while the model is still improving quickly,
-  lost within this budget ({run['cosine']['val_ssim']:.3f}).
+  lost within this budget ({run["cosine"]["val_ssim"]:.3f}).
 - **The loss.** Where does the remaining error come from? On the same frames, a
   head that picked the best of its shifts for every patch (an oracle that knows
-  the answer) scores SSIM {found['oracle_ssim']['value']:.3f}, so the head is
+  the answer) scores SSIM {found["oracle_ssim"]["value"]:.3f}, so the head is
   not the limit: the ConvLSTM's estimate of the motion is. Where the estimate
   is unsure, BCE makes the model hedge between shifts and the prediction blurs
   ([Training](04_training.ipynb), "The objective"). L1 prefers the likeliest
@@ -227,22 +245,22 @@ display(Markdown(f"""
   place of BCE ones do not help: the scores stay within
   {max(more_l1) - min(more_l1):.3f}. Nor does training the last epoch on the
   score itself (`loss="ssim"`): that epoch lifted the score by
-  {listed(lift['ssim'])} in the two runs where L1 lifted it by
-  {listed(lift['l1'])}.
+  {listed(lift["ssim"])} in the two runs where L1 lifted it by
+  {listed(lift["l1"])}.
 - **The batch.** On two cores a batch of 8 costs {saved:.0%} less per sequence
-  than a batch of 4 in float32 (a step took {step_s['batch 8']:.2f} s against
-  2 x {step_s['batch 4']:.2f} s), and half as many steps allow a larger rate.
+  than a batch of 4 in float32 (a step took {step_s["batch 8"]:.2f} s against
+  2 x {step_s["batch 4"]:.2f} s), and half as many steps allow a larger rate.
 - **The precision.** This book's CPU computes bfloat16 natively, and `fit`
   then runs the forward passes under `torch.autocast` in bfloat16. An epoch of
-  `laptop-torch` took {min(torch_log['time']):.0f}-{max(torch_log['time']):.0f} s
-  where the float32 runs took {f32['epoch_s'][0]}-{f32['epoch_s'][1]} s, so
-  {len(torch_log['epoch'])} epochs fit where 10 did. The first bfloat16 run
+  `laptop-torch` took {min(epoch_s):.0f}-{max(epoch_s):.0f} s
+  where the float32 runs took {f32["epoch_s"][0]}-{f32["epoch_s"][1]} s, so
+  {len(torch_log["epoch"])} epochs fit where 10 did. The first bfloat16 run
   stalled at the copy-the-last-frame level after one good epoch
-  ({run['bfloat16 unclipped']['val_ssim']:.2f}): bfloat16 rounds predictions
+  ({run["bfloat16 unclipped"]["val_ssim"]:.2f}): bfloat16 rounds predictions
   near 1 to exactly 1, where PyTorch's unclipped BCE has an enormous gradient
   ([Training](04_training.ipynb), "The objective"). Clipped as Keras clips it,
-  bfloat16 trains as float32 does ({run['bfloat16 clipped']['val_ssim']:.3f}
-  against {f32['val_ssim']:.3f} after the same 10 epochs).
+  bfloat16 trains as float32 does ({run["bfloat16 clipped"]["val_ssim"]:.3f}
+  against {f32["val_ssim"]:.3f} after the same 10 epochs).
 - **The weight average.** At a high learning rate the weights jitter, and more
   BCE epochs stopped paying: a 17-epoch run scored {listed(late.values())} in
   epochs {min(late)} to {max(late)}. A moving average of the weights
@@ -254,14 +272,15 @@ The shipped run took {shipped_minutes:.1f} minutes, alone on the machine, and
 ended at validation SSIM {final_ssim:.3f}: the goal of
 {GOAL_SSIM:.2f} within {GOAL_MINUTES} minutes is
 {verdict}. On the
-{torch_scores['num_sequences']} held-out sequences above it scores
-{torch_scores['next_frame']['ssim']:.3f} (the previous float32 preset:
-{f32['held_out']['next_frame_ssim']:.3f} in {f32['minutes']:.1f} minutes).
-The rollout improved with it: SSIM {np.mean(torch_scores['rollout']['ssim']):.3f}
-against {f32['held_out']['rollout_ssim']:.3f} for the previous run, and MSE
-{np.mean(torch_scores['rollout']['mse_sum']):.1f} against
-{f32['held_out']['rollout_mse_sum']:.1f}.
-"""))
+{torch_scores["num_sequences"]} held-out sequences above it scores
+{torch_scores["next_frame"]["ssim"]:.3f} (the previous float32 preset:
+{f32["held_out"]["next_frame_ssim"]:.3f} in {f32["minutes"]:.1f} minutes).
+The rollout improved with it: SSIM {np.mean(torch_rollout["ssim"]):.3f}
+against {f32["held_out"]["rollout_ssim"]:.3f} for the previous run, and MSE
+{np.mean(torch_rollout["mse_sum"]):.1f} against
+{f32["held_out"]["rollout_mse_sum"]:.1f}.
+""")
+)
 
 # %% [markdown]
 # The whole log, folded (open the cell's output): the setting is the first line, † marks the
@@ -331,7 +350,9 @@ scored = {name: m["rollout"] for name, m in results.items()}
 scored.update({base: any_result[base] for base in ("copy_last", "blank")})
 for name, rollout in scored.items():
     if "ssim_7x7" not in rollout:
-        print(f"{name:<20} no 7 x 7 SSIM stored (evaluated before it was added)")
+        print(
+            f"{name:<20} no 7 x 7 SSIM stored (evaluated before it was added)"
+        )
         continue
     ours, theirs = np.mean(rollout["ssim"]), np.mean(rollout["ssim_7x7"])
     print(
@@ -341,10 +362,12 @@ for name, rollout in scored.items():
 
 # %%
 openstl = published["entries"][0]
-display(Markdown(f"""
-OpenSTL's ConvLSTM-S is also much bigger ({openstl['architecture']}) and
+display(
+    Markdown(f"""
+OpenSTL's ConvLSTM-S is also much bigger ({openstl["architecture"]}) and
 trained for hundreds of GPU epochs; ours trained for minutes on a two-core CPU.
-"""))
+""")
+)
 
 # %% [markdown]
 # ## Speed
@@ -403,7 +426,10 @@ runs = [
     for case, r in gpu["cases"].items()
     if case.startswith("keras-io/torch")
 ] + sweep["runs"]
-rows = ["| case | batch | train step | TFLOP/s | peak memory |", "|---|---|---|---|---|"]
+rows = [
+    "| case | batch | train step | TFLOP/s | peak memory |",
+    "|---|---|---|---|---|",
+]
 for run in sorted(runs, key=lambda run: (run["case"], run["batch"])):
     flops = train_step_flops(PRESETS["keras-io"].model, batch=run["batch"])
     step_ms = run["train_step_s"] * 1e3
@@ -431,21 +457,22 @@ by_batch = {(r["case"], r["batch"]): r["train_step_s"] for r in runs}
 fast_128 = by_batch[("keras-io/torch-fast", 128)]
 plain_128 = by_batch[("keras-io/torch", 128)]
 rate_128 = train_step_flops(keras_io, batch=128) / fast_128
-display(Markdown(f"""
+display(
+    Markdown(f"""
 One step of the keras-io model is about {flops / 1e12:.1f} TFLOP (forward and
 backward, mostly the 5 x 5 input convolution at 64 x 64), which the H200's bf16
 units would do in about {floor_ms:.0f} ms at the datasheet's peak of
-{card['bf16_dense_tflops']} TFLOP/s. The plain PyTorch loop takes
-{ms['keras-io/torch']:.0f} ms. Replaying the step as a CUDA graph, in bf16,
-saves little ({ms['keras-io/torch-fast']:.0f} ms), so launching kernels is not
+{card["bf16_dense_tflops"]} TFLOP/s. The plain PyTorch loop takes
+{ms["keras-io/torch"]:.0f} ms. Replaying the step as a CUDA graph, in bf16,
+saves little ({ms["keras-io/torch-fast"]:.0f} ms), so launching kernels is not
 the main cost at this size: the time is in the kernels themselves. They have
-not been profiled; the convolutions run at batch {gpu['batch']}, far below the
+not been profiled; the convolutions run at batch {gpu["batch"]}, far below the
 chip's peak, and each gate's arithmetic is several separate passes over
 64 x 64 x 256 tensors. `torch.compile`, which fuses that arithmetic, brings the
-step to about {ms['keras-io/torch-compiled']:.0f} ms,
-{ms['keras-io/keras'] / ms['keras-io/torch-compiled']:.0f}x faster than stock
+step to about {ms["keras-io/torch-compiled"]:.0f} ms,
+{ms["keras-io/keras"] / ms["keras-io/torch-compiled"]:.0f}x faster than stock
 Keras on the torch backend, and still
-{ms['keras-io/torch-compiled'] / floor_ms:.0f} times the floor. Larger batches
+{ms["keras-io/torch-compiled"] / floor_ms:.0f} times the floor. Larger batches
 do not close the gap: at batch 128 the bf16 CUDA-graph step runs at about
 {rate_128 / 1e12:.0f} TFLOP/s, {rate_128 / peak:.0%} of the datasheet's peak,
 and no faster than the plain float32 loop, whose convolutions use TF32
@@ -453,7 +480,8 @@ and no faster than the plain float32 loop, whose convolutions use TF32
 `torch.compile` was not measured. The fast versions roll out more slowly than
 the plain one, most likely because their weights are channels-last while the
 rollout feeds ordinary float32 tensors.
-"""))
+""")
+)
 
 # %% [markdown]
 # ## Summary
