@@ -72,6 +72,7 @@ SEED = 0
 # %%
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import textwrap
 import time
 
 import keras
@@ -409,7 +410,10 @@ print(
 # %%
 shipped = pretrained.list_pretrained()
 for name, summary in shipped.items():
-    print(f"{name:14} {summary}")
+    print(name)
+    print(
+        textwrap.fill(summary, 80, initial_indent="  ", subsequent_indent="  ")
+    )
 HAVE_TRAINED = "laptop-torch" in shipped
 if not HAVE_TRAINED:
     print("No 'laptop-torch' checkpoint in this copy of nfp_lib:")
@@ -453,7 +457,8 @@ if HAVE_TRAINED:
     rollout_mse = np.mean((rolled_keras - future) ** 2)
     print(f"next frame: max |Keras - PyTorch| = {next_gap:.2e}")
     print(f"rollout:    max |Keras - PyTorch| = {rollout_gap:.2e}")
-    print(f"rollout time: PyTorch {torch_s:.2f} s, Keras {keras_s:.2f} s")
+    print("rollout time, both in float32 on this machine:")
+    print(f"  PyTorch {torch_s:.2f} s, Keras {keras_s:.2f} s")
     print(f"rollout mean squared error: {rollout_mse:.4f}")
 
 # %% [markdown]

@@ -77,6 +77,7 @@ FULL_RUN_DIR = "runs/" + FULL_PRESET
 import json
 import shutil
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -608,7 +609,10 @@ if TRAIN_FROM_SCRATCH:
 print("shipped checkpoints:")
 shipped = pretrained.list_pretrained()
 for name, summary in shipped.items():
-    print(f"    {name:<14} {summary}")
+    print(name)
+    print(
+        textwrap.fill(summary, 80, initial_indent="  ", subsequent_indent="  ")
+    )
 
 # %% [markdown]
 # For each shipped model: what it is, how it was trained, and its training curves (its README
@@ -622,7 +626,7 @@ for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
     folder = pretrained.pretrained_dir(name)
     t = Config.from_dict(json.loads((folder / "config.json").read_text())).train
     curves = pretrained.pretrained_history(name)
-    print(f"{name}: {shipped[name]}")
+    print(textwrap.fill(f"{name}: {shipped[name]}", 80, subsequent_indent="  "))
     losses = (
         f"{t.loss}, then {t.finish_loss} from epoch {t.finish_from}"
         if t.finish_from

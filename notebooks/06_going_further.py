@@ -307,8 +307,9 @@ print(f"{'convlstm-64 (full size)':<30} {full_size:8.0f} M")
 
 # %% [markdown]
 # Predictions are one thing, measurements another. We time one training step (forward pass,
-# BCE loss, backward pass, Adam update) on a small batch, written out in PyTorch, on a single
-# CPU thread so that the times measure the work rather than how the cores are shared:
+# BCE loss, backward pass, Adam update) on a small batch, written out in PyTorch, in float32
+# for every variant, on a single CPU thread so that the times measure the work rather than how
+# the cores are shared:
 
 # %%
 clips = data.generate_moving_mnist(STEP_BATCH, num_frames=STEP_FRAMES, seed=0)

@@ -80,7 +80,10 @@ from nfp_lib.stored import stored_result
 # %%
 checkpoints = list_pretrained()
 for name, summary in checkpoints.items():
-    print(f"{name:<14} {summary}")
+    print(name)
+    print(
+        textwrap.fill(summary, 80, initial_indent="  ", subsequent_indent="  ")
+    )
 
 # %% [markdown]
 # Each was evaluated on held-out generated sequences (seed 2026; training used other seeds): 10
@@ -196,18 +199,18 @@ plt.show()
 
 # %%
 log = stored_result("experiments")
-run = {r["key"]: r for r in log["runs"] if "key" in r}
+logged = {r["key"]: r for r in log["runs"] if "key" in r}
 found = log["findings"]
 torch_log = pretrained_history("laptop-torch")
 torch_scores = results["laptop-torch"]
 epoch_s = torch_log["time"]
 torch_rollout = torch_scores["rollout"]
 shipped_minutes = sum(epoch_s) / 60
-f32 = run["float32"]
+f32 = logged["float32"]
 more_l1 = [r["val_ssim"] for r in log["runs"] if r.get("group") == "more L1"]
 step_s = f32["step_s"]
 saved = 1 - step_s["batch 8"] / (2 * step_s["batch 4"])
-late = run["bfloat16 17 epochs"]["val_ssim_by_epoch"]
+late = logged["bfloat16 17 epochs"]["val_ssim_by_epoch"]
 lift = found["last_epoch_lift"]
 ema = found["ema_lift"]["value"]
 final_ssim = torch_log["val_ssim"][-1]
@@ -225,15 +228,15 @@ display(
     Markdown(f"""
 - **The head.** The first `laptop` model predicted pixels through a sigmoid
   head and spent its first epochs on the plateau of predicting an empty black
-  frame: validation SSIM {run["pixel head"]["val_ssim"]:.2f}. The *motion head*
-  (see [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)) predicts where each
-  patch of the last frame moves instead, so the model starts from a blurred
-  copy of the last frame and only has to learn the motion:
-  {run["motion head"]["val_ssim"]:.3f} after the same kind of run.
+  frame: validation SSIM {logged["pixel head"]["val_ssim"]:.2f}. The *motion
+  head* (see [A ConvLSTM in PyTorch](02_convlstm_pytorch.ipynb)) predicts
+  where each patch of the last frame moves instead, so the model starts from a
+  blurred copy of the last frame and only has to learn the motion:
+  {logged["motion head"]["val_ssim"]:.3f} after the same kind of run.
 - **The learning rate.** The motion head tolerates a larger step size, which
-  buys more progress per minute ({run["rate 0.005"]["val_ssim"]:.3f}). A cosine
-  schedule, which lowers the rate while the model is still improving quickly,
-  lost within this budget ({run["cosine"]["val_ssim"]:.3f}).
+  buys more progress per minute ({logged["rate 0.005"]["val_ssim"]:.3f}). A
+  cosine schedule, which lowers the rate while the model is still improving
+  quickly, lost within this budget ({logged["cosine"]["val_ssim"]:.3f}).
 - **The loss.** Where does the remaining error come from? On the same frames, a
   head that picked the best of its shifts for every patch (an oracle that knows
   the answer) scores SSIM {found["oracle_ssim"]["value"]:.3f}, so the head is
@@ -256,10 +259,10 @@ display(
   where the float32 runs took {f32["epoch_s"][0]}-{f32["epoch_s"][1]} s, so
   {len(torch_log["epoch"])} epochs fit where 10 did. The first bfloat16 run
   stalled at the copy-the-last-frame level after one good epoch
-  ({run["bfloat16 unclipped"]["val_ssim"]:.2f}): bfloat16 rounds predictions
+  ({logged["bfloat16 unclipped"]["val_ssim"]:.2f}): bfloat16 rounds predictions
   near 1 to exactly 1, where PyTorch's unclipped BCE has an enormous gradient
   ([Training](04_training.ipynb), "The objective"). Clipped as Keras clips it,
-  bfloat16 trains as float32 does ({run["bfloat16 clipped"]["val_ssim"]:.3f}
+  bfloat16 trains as float32 does ({logged["bfloat16 clipped"]["val_ssim"]:.3f}
   against {f32["val_ssim"]:.3f} after the same 10 epochs).
 - **The weight average.** At a high learning rate the weights jitter, and more
   BCE epochs stopped paying: a 17-epoch run scored {listed(late.values())} in
@@ -375,14 +378,18 @@ trained for hundreds of GPU epochs; ours trained for minutes on a two-core CPU.
 # `python -m nfp_lib bench` times a training step (a batch of 5 sequences of 19 input frames,
 # 64 x 64) and a 10-frame rollout for the keras-io example model in stock Keras, our PyTorch
 # model with exactly that architecture, and our CPU-friendly "laptop" model; then the O(T)
-# rollout against the keras-io style re-run for one causal model. First on this book's two-core
-# CPU:
+# rollout against the keras-io style re-run for one causal model. Every case on the CPU runs in
+# float32, with the same batch. First on this book's two-core CPU:
 
 # %%
 from nfp_lib.bench import markdown_table
 
 cpu = stored_benchmark("cpu")
 print(textwrap.fill(f"{cpu['command']} on {cpu['device']}", 80))
+load = cpu["load_average"]
+print(
+    f"one-minute load average at the end: {load:.2f} ({cpu['threads']} threads)"
+)
 display(Markdown(markdown_table(cpu)))
 print(
     f"rollout of 10 frames after 10: re-run {cpu['rollout_rerun_s']:.2f} s, "
@@ -391,7 +398,9 @@ print(
 
 # %% [markdown]
 # On a GPU the same command (`--device cuda`) adds two versions of our PyTorch step for the
-# keras-io architecture, from `nfp_lib.torch_backend.fast`:
+# keras-io architecture, from `nfp_lib.torch_backend.fast`. The stock Keras and the plain
+# PyTorch cases run in float32 there too (PyTorch lets the GPU's convolutions use TF32); the two
+# new ones in bf16:
 #
 # - **fast**: bf16 autocast, channels-last weights, and the whole step (forward, backward, Adam)
 #   recorded once as a CUDA graph and replayed, so Python launches one graph instead of
@@ -485,11 +494,30 @@ rollout feeds ordinary float32 tensors.
 
 # %% [markdown]
 # ## Summary
-#
-# - Every shipped checkpoint was trained with the library's `train` command and evaluated with
-#   `evaluate` on the same held-out videos, beside copy-last and a blank frame.
-# - The stored benchmarks time training steps and rollouts on a CPU and on a GPU.
-#
+
+# %%
+copy_last = torch_scores["copy_last"]
+display(
+    Markdown(f"""
+- Every shipped checkpoint was trained with the library's `train` command and
+  evaluated with `evaluate` on the same held-out videos, beside copy-last and a
+  blank frame. The `laptop` preset's model, `laptop-torch`, trained for
+  {shipped_minutes:.1f} minutes on two CPU cores (bfloat16) and predicts 10
+  frames with mean SSIM {np.mean(torch_rollout["ssim"]):.3f}, where copying the
+  last frame scores {np.mean(copy_last["ssim"]):.3f}.
+- The motion head, a larger learning rate, an L1 finish, bfloat16 and a weight
+  average took the `laptop` preset from validation SSIM
+  {logged["pixel head"]["val_ssim"]:.2f} to {final_ssim:.3f}.
+- Published ConvLSTMs score higher on their own test set, with a model tens of
+  times larger and hundreds of GPU epochs.
+- On an H200, a compiled bf16 PyTorch step of the keras-io model is
+  {keras_x:.0f}x faster than stock Keras in float32, and still
+  {ms["keras-io/torch-compiled"] / floor_ms:.0f} times the floor the card's
+  peak allows.
+""")
+)
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Run `python -m nfp_lib evaluate --checkpoint laptop-torch --horizon 30` and see where the

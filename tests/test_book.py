@@ -1,5 +1,6 @@
 """The book builds offline with warnings as errors, every page in the table of contents becomes
-an HTML page, and the data chapter shows its figures and animations."""
+an HTML page, the data chapter shows its figures and animations, and no text a cell prints is
+wider than the page."""
 
 import os
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -15,6 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 DATA_CHAPTER = "notebooks/01_moving_mnist"
 IGNORE = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__")
+PAGE_WIDTH = 80  # characters a line, as for the code cells (tests/test_book_text.py)
+# An output with one of these is shown as HTML, a picture or a widget, not as its text/plain.
+RICH = {"text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "image/gif"}
+RICH |= {"image/svg+xml", "application/vnd.jupyter.widget-view+json"}
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _toc_files(entry) -> list[str]:
@@ -92,3 +99,52 @@ def test_colab_links_open_the_notebook_itself(built_book):
         f"https://colab.research.google.com/github/nfp-book/nfp/blob/main/{DATA_CHAPTER}.ipynb"
     )
     assert links == {expected}
+
+
+def shown_text(output: dict) -> str:
+    """The text a page shows for a cell output: a stream, or a result with no richer form."""
+    if output["output_type"] == "stream":
+        return ANSI.sub("", output["text"])
+    data = output.get("data", {})
+    if output["output_type"] in ("execute_result", "display_data") and not RICH & data.keys():
+        return data.get("text/plain", "")
+    return ""
+
+
+def wide_lines(notebook: Path) -> list[str]:
+    """The lines of text a notebook's outputs show that are wider than the page."""
+    lines = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            lines += re.split(r"[\r\n]", shown_text(output))
+    return [f"{notebook.stem}: {line}" for line in lines if len(line) > PAGE_WIDTH]
+
+
+def test_wide_lines_finds_wide_stream_and_plain_text(tmp_path):
+    wide, narrow = "x" * (PAGE_WIDTH + 1), "y" * PAGE_WIDTH
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            outputs=[
+                nbformat.v4.new_output("stream", name="stdout", text=f"{narrow}\n{wide}\n"),
+                nbformat.v4.new_output(
+                    "execute_result", data={"text/plain": wide}, execution_count=1
+                ),
+                nbformat.v4.new_output(
+                    "display_data", data={"text/plain": wide, "text/html": narrow}
+                ),
+            ]
+        )
+    ]
+    nbformat.write(notebook, tmp_path / "page.ipynb")
+    assert wide_lines(tmp_path / "page.ipynb") == [f"page: {wide}", f"page: {wide}"]
+
+
+@pytest.mark.slow
+def test_outputs_fit_the_page(built_book):
+    """The build keeps each executed notebook, outputs and all, in _build/jupyter_execute."""
+    executed = sorted((built_book / "_build" / "jupyter_execute").rglob("*.ipynb"))
+    assert len(executed) == len(list((ROOT / "notebooks").glob("*.ipynb")))
+    wide = [line for notebook in executed for line in wide_lines(notebook)]
+    listed = "\n".join(wide[:20])
+    assert wide == [], f"{len(wide)} output lines over {PAGE_WIDTH} characters:\n{listed}"
