@@ -66,6 +66,7 @@ CONTEXT = 10
 SEED = 0
 
 # %%
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -286,10 +287,10 @@ print(f"train {len(train)}, validation {len(val)}, test {len(test)} sequences")
 try:
     published = data.load_moving_mnist()
     print("found the published test set:", published.shape)
-except (
-    data.DataUnavailableError
-) as err:  # the message names this machine's cache folder
-    print(f"{type(err).__name__}: {str(err).replace(str(Path.home()), '~')}")
+except data.DataUnavailableError as err:
+    # the message names this machine's cache folder: show it as ~
+    message = str(err).replace(str(Path.home()), "~")
+    print(textwrap.fill(f"{type(err).__name__}: {message}", 80))
 
 # %% [markdown]
 # With a network connection, `data.load_moving_mnist(download=True)` fetches the file once,

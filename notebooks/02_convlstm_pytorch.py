@@ -64,6 +64,7 @@ CONTEXT = 6 if QUICK else 10  # frames seen before a rollout
 SEED = 0
 
 # %%
+import pprint
 import time
 
 import matplotlib.pyplot as plt
@@ -161,7 +162,8 @@ def convlstm_step(x, h, c, weight, bias, act=torch.tanh):
 cell = torch_backend.ConvLSTMCell(
     in_channels=3, filters=8, kernel_size=3, activation="tanh"
 )
-print("fused convolution:", cell.conv)
+print("fused convolution:")
+print(cell.conv)
 print(
     "weight",
     tuple(cell.conv.weight.shape),
@@ -229,9 +231,13 @@ print("last state h, c (N, F, H, W):", tuple(h_last.shape), tuple(c_last.shape))
 
 # %%
 config = PRESETS["laptop"].model
-print(config)
+pprint.pprint(config, width=80)
 model = torch_backend.build_model(config).eval()
-print(model)
+print("\nthe layers that compute, and their weights' shapes:")
+for name, module in model.named_modules():
+    if not any(module.children()):
+        shapes = [tuple(p.shape) for p in module.parameters(recurse=False)]
+        print(f"  {name:<20} {type(module).__name__:<14} {shapes}")
 
 # %% [markdown]
 # ### Patches: space to depth

@@ -396,10 +396,8 @@ gap = np.abs(
     keras_io.predict(videos, verbose=0) - torch_predict(torch_io, videos)
 )
 print(f"keras-io, PyTorch -> Keras:    max |Keras - PyTorch| = {gap.max():.2e}")
-print(
-    "moving variance of norm_0 (first 4):",
-    keras_io.get_layer("norm_0").moving_variance.numpy()[:4],
-)
+variance = keras_io.get_layer("norm_0").moving_variance.numpy()[:4]
+print("moving variance of norm_0 (first 4):", variance.round(3))
 
 # %% [markdown]
 # ## A trained model, moved to Keras

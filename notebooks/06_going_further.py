@@ -70,6 +70,7 @@ REPEATS = 1 if QUICK else 3  # timings keep the fastest of this many runs
 
 # %%
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -270,7 +271,7 @@ print("validation loss per epoch:", [round(v, 4) for v in history["val_loss"]])
 try:
     keras_backend.fit(sampled, tempfile.mkdtemp())
 except ValueError as err:
-    print(f"ValueError: {err}")
+    print(textwrap.fill(f"ValueError: {err}", 80))
 
 # %% [markdown]
 # ## Patching for speed
@@ -504,10 +505,10 @@ else:
 try:
     published = data.load_moving_mnist()
     print("found the published test set:", published.shape)
-except (
-    data.DataUnavailableError
-) as err:  # the message names this machine's cache folder
-    print(f"{type(err).__name__}: {str(err).replace(str(Path.home()), '~')}")
+except data.DataUnavailableError as err:
+    # the message names this machine's cache folder: show it as ~
+    message = str(err).replace(str(Path.home()), "~")
+    print(textwrap.fill(f"{type(err).__name__}: {message}", 80))
 
 # %% [markdown]
 # `data.load_moving_mnist(download=True)` fetches it once into the cache. The download is
