@@ -172,11 +172,11 @@ print(f"bfloat16 rounds everything above {rounds_up:.5f} to exactly 1")
 frame = videos[0, 5, :, :, 0]  # one frame, (H, W)
 outcomes = [np.roll(frame, 2, axis=1), np.roll(frame, 3, axis=1)]
 odds = [0.6, 0.4]
+blend = odds[0] * outcomes[0] + odds[1] * outcomes[1]
 candidates = {
     "the likelier frame (2 pixels)": outcomes[0],
     "the other frame (3 pixels)": outcomes[1],
-    "the odds-weighted average (a blur)": odds[0] * outcomes[0]
-    + odds[1] * outcomes[1],
+    "the odds-weighted average (a blur)": blend,
 }
 losses = {
     "BCE": F.binary_cross_entropy,
@@ -282,11 +282,8 @@ print(f"\n{parameters:,} trainable parameters")
 # %%
 plain_model, laptop_model = PRESETS["plain"].model, PRESETS["laptop"].model
 for field in plain_model.__dataclass_fields__:
-    if getattr(plain_model, field) != getattr(laptop_model, field):
-        plain, laptop = (
-            getattr(plain_model, field),
-            getattr(laptop_model, field),
-        )
+    plain, laptop = getattr(plain_model, field), getattr(laptop_model, field)
+    if plain != laptop:
         print(f"{field}: plain {plain}, laptop {laptop}")
 print(
     "training settings equal:",
@@ -394,12 +391,8 @@ keras_log = keras_net.fit(
     callbacks=callbacks,
     verbose=0,
 )
-print(
-    {
-        key: [round(v, 4) for v in values]
-        for key, values in keras_log.history.items()
-    }
-)
+for key, values in keras_log.history.items():
+    print(f"{key:<14}", [round(v, 4) for v in values])
 
 # %% [markdown]
 # That is all training is. What a real run adds is care: the same random numbers in both
@@ -545,11 +538,8 @@ print("epochs before:", torch_history["epoch"])
 print("epochs after: ", resumed_history["epoch"])
 for key in ("loss", "val_loss"):
     assert resumed_history[key][:EPOCHS] == torch_history[key], key
-print(
-    "the first",
-    EPOCHS,
-    "entries are unchanged: the history continues where it stopped",
-)
+print(f"the first {EPOCHS} entries are unchanged:")
+print("the history continues where it stopped")
 viz.plot_history(resumed_history, keys=["loss", "val_loss", "val_ssim"])
 
 # %% [markdown]

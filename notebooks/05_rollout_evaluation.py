@@ -191,7 +191,7 @@ def keras_step(frame, states):
 
 
 grid = seen.shape[2] // arch.patch_size
-# (h, c)
+# every cell starts from a zero state (h, c)
 states = [[np.zeros((4, grid, grid, f), np.float32)] * 2 for f in arch.filters]
 for t in range(CONTEXT):  # read the seen frames, keep the states
     frame, states = keras_step(seen[:4, t : t + 1], states)

@@ -452,8 +452,8 @@ viz.plot_comparison(
 # whole training step (forward, backward, Adam) once as a CUDA graph and replays it, and it can
 # `torch.compile` the model, which fuses each gate's arithmetic into a few kernels. `fit` does
 # not use it yet (a graph needs every batch the same shape, and a schedule that changes the
-# learning rate needs it as a tensor); on an H200 it made the keras-io step twice as fast as the
-# plain loop ([Results and performance](07_results.ipynb) has the table).
+# learning rate needs it as a tensor); on an H200 it made the keras-io step much faster than the
+# plain loop ([Results and performance](07_results.ipynb) has the measured times).
 #
 # To see what your machine does, the benchmark times a training step, its peak memory and the
 # two rollouts for the keras-io model in Keras, the same model in our PyTorch code, and the
