@@ -187,9 +187,13 @@ print(
 # x = layers.BatchNormalization()(x)
 # x = layers.ConvLSTM2D(filters=64, kernel_size=(1, 1), padding="same",
 #                       return_sequences=True, activation="relu")(x)
-# x = layers.Conv3D(filters=1, kernel_size=(3, 3, 3), activation="sigmoid", padding="same")(x)
+# x = layers.Conv3D(
+#     filters=1, kernel_size=(3, 3, 3), activation="sigmoid", padding="same"
+# )(x)
 # model = keras.models.Model(inp, x)
-# model.compile(loss=keras.losses.binary_crossentropy, optimizer=keras.optimizers.Adam())
+# model.compile(
+#     loss=keras.losses.binary_crossentropy, optimizer=keras.optimizers.Adam()
+# )
 # ```
 #
 # Three ConvLSTM layers of 64 filters on the full frame, with ReLU instead of tanh and batch

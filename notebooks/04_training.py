@@ -561,7 +561,8 @@ shutil.rmtree(workdir)  # the live runs are done with
 # python -m nfp_lib train --backend torch --config laptop --out runs/laptop
 # python -m nfp_lib train --backend keras --config laptop --out runs/laptop-keras
 # # interrupted, or want more epochs? Continue it:
-# python -m nfp_lib train --backend torch --config laptop --out runs/laptop --resume --epochs 20
+# python -m nfp_lib train --backend torch --config laptop --out runs/laptop \
+#     --resume --epochs 20
 # ```
 #
 # `--epochs`, `--num-train` and `--batch-size` override the config, and `--device` picks the

@@ -537,7 +537,8 @@ print(f"    {ink[0]:.0%} at frame {first}, {ink[-1]:.0%} at frame {last}")
 # ```bash
 # python -m nfp_lib evaluate --checkpoint laptop-torch --json > metrics.json
 # python -m nfp_lib evaluate --checkpoint laptop-torch   # the same, as a table
-# python -m nfp_lib evaluate --checkpoint runs/laptop --num-sequences 500 --seed 2026
+# python -m nfp_lib evaluate --checkpoint runs/laptop \
+#     --num-sequences 500 --seed 2026
 # ```
 #
 # `--data mnist_test_seq.npy` scores on the published Moving MNIST test file instead of

@@ -489,7 +489,8 @@ else:
 # times larger.
 #
 # ```bash
-# torchrun --nproc_per_node 4 -m nfp_lib train --backend torch --config convlstm-64 --out runs/c64
+# torchrun --nproc_per_node 4 -m nfp_lib train \
+#     --backend torch --config convlstm-64 --out runs/c64
 # ```
 #
 # ## Your own data
@@ -561,7 +562,8 @@ viz.show_gif(
 # The same from a terminal, writing the predicted frames as a GIF (or `--npy` for an array):
 #
 # ```bash
-# python -m nfp_lib predict --checkpoint laptop-torch --input clip.gif --frames 10 --gif out.gif
+# python -m nfp_lib predict --checkpoint laptop-torch \
+#     --input clip.gif --frames 10 --gif out.gif
 # ```
 #
 # Real videos are a different matter from bouncing digits: colour, textures, camera motion.
