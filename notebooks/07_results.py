@@ -194,10 +194,10 @@ plt.show()
 #
 # Six choices made most of the difference, each measured on the same two cores. The runs are
 # logged in `nfp_lib/results/experiments.json` (their validation SSIM after the last epoch, and
-# what else was measured along the way); the cell below reads each choice from that log and from
-# the shipped checkpoint's own files.
+# what else was measured along the way). The text below is written by a cell (open it to see
+# how) from that log and from the shipped checkpoint's own files.
 
-# %%
+# %% tags=["hide-input"]
 log = stored_result("experiments")
 logged = {r["key"]: r for r in log["runs"] if "key" in r}
 found = log["findings"]
@@ -317,28 +317,28 @@ display(Markdown("\n".join(rows)))
 
 # %%
 published = stored_result("published")
-columns = {
-    "rollout_mse_sum": "rollout MSE (sum/frame)",
-    "rollout_ssim_7x7": "rollout SSIM (7 x 7)",
-    "next_frame_ssim": "next-frame SSIM",
-    "next_frame_psnr_db": "next-frame PSNR (dB)",
+columns = {  # two figures a column, so the table fits the page
+    "rollout MSE, SSIM": ("rollout_mse_sum", "rollout_ssim_7x7"),
+    "next-frame SSIM, PSNR": ("next_frame_ssim", "next_frame_psnr_db"),
 }
 rows = [
-    "| model | source | data | " + " | ".join(columns.values()) + " |",
+    "| model | source | data | " + " | ".join(columns) + " |",
     "|---" * (3 + len(columns)) + "|",
 ]
 for entry in published["entries"]:
-    figures = [f"{entry[key]:g}" if key in entry else "" for key in columns]
-    source = f"[{entry['source']}]({entry['url']})"
-    rows.append(
-        f"| {entry['model']} | {source} | {entry['data']} | "
-        + " | ".join(figures)
-        + " |"
-    )
+    figures = [
+        ", ".join(f"{entry[key]:g}" for key in keys if key in entry)
+        for keys in columns.values()
+    ]
+    source = f"[{entry['name']}]({entry['url']})"
+    cells = [entry["model"], source, entry["data"], *figures]
+    rows.append("| " + " | ".join(cells) + " |")
 display(Markdown("\n".join(rows)))
+sources = {entry["name"]: entry["source"] for entry in published["entries"]}
+for name, source in sources.items():
+    print(textwrap.fill(f"{name}: {source}", 80, subsequent_indent="  "))
 for key, meaning in published["metrics"].items():
-    if key in columns:
-        print(textwrap.fill(f"{columns[key]}: {meaning}", 80))
+    print(textwrap.fill(f"{key}: {meaning}", 80, subsequent_indent="  "))
 
 # %% [markdown]
 # Two caveats before comparing with the table above. Our test digits are generated from
@@ -363,7 +363,7 @@ for name, rollout in scored.items():
         f"difference {theirs - ours:+.3f}"
     )
 
-# %%
+# %% tags=["hide-input"]
 openstl = published["entries"][0]
 display(
     Markdown(f"""
@@ -455,7 +455,7 @@ display(Markdown("\n".join(rows)))
 # floor that the card's peak rate allows, from the card's datasheet (stored with the published
 # figures).
 
-# %%
+# %% tags=["hide-input"]
 keras_io = PRESETS["keras-io"].model
 flops = train_step_flops(keras_io, batch=gpu["batch"])
 card = published["hardware"]["NVIDIA H200"]
@@ -495,7 +495,7 @@ rollout feeds ordinary float32 tensors.
 # %% [markdown]
 # ## Summary
 
-# %%
+# %% tags=["hide-input"]
 copy_last = torch_scores["copy_last"]
 display(
     Markdown(f"""
