@@ -340,9 +340,8 @@ for epoch in range(1, config.train.epochs + 1):
     net.train()
     order = np.random.default_rng(epoch).permutation(len(train_videos))
     for start in range(0, len(order), batch_size):
-        x, y = inputs_and_targets(
-            train_videos[order[start : start + batch_size]]
-        )
+        batch = order[start : start + batch_size]
+        x, y = inputs_and_targets(train_videos[batch])
         loss = torch_backend.bce_loss(net(x), y)  # forward pass and loss
         optimizer.zero_grad()
         loss.backward()  # gradients of the loss for every weight
@@ -352,9 +351,8 @@ for epoch in range(1, config.train.epochs + 1):
         x, y = inputs_and_targets(val_videos)
         predicted = net(x)
         val_loss = torch_backend.bce_loss(predicted, y).item()
-    val_ssim = metrics.ssim(
-        val_videos[:, 1:], torch_backend.to_numpy(predicted)
-    ).mean()
+    val_guesses = torch_backend.to_numpy(predicted)
+    val_ssim = metrics.ssim(val_videos[:, 1:], val_guesses).mean()
     print(
         f"epoch {epoch}: last batch loss {loss.item():.4f}, "
         f"val_loss {val_loss:.4f}, val SSIM {val_ssim:.3f}"
