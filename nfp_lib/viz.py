@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ipywidgets import VBox
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
 HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "mse": False, "mae": False, "mse_sum": False}
 _PANEL = 1.3  # inches per frame in the grids
@@ -58,12 +59,13 @@ def _clip(video: object, name: str) -> np.ndarray:
     return arr
 
 
-def _show(ax: Axes, frame: np.ndarray, cmap: str = "gray") -> None:
+def _show(ax: Axes, frame: np.ndarray, cmap: str = "gray") -> AxesImage:
     """Draw one (H, W, C) frame in [0, 1] without ticks."""
     image = frame[..., 0] if frame.shape[-1] == 1 else frame
-    ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    shown = ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
+    return shown
 
 
 def _pick(total: int, count: int) -> np.ndarray:
@@ -102,7 +104,8 @@ def plot_comparison(
     title: str | None = None,
     error: bool = True,
 ) -> Figure:
-    """Rows "truth", "prediction" and "|error|" over time for one sequence ``(T, H, W, C)``.
+    """Rows "truth", "prediction" and "|error|" (with its colour bar) over time for one
+    sequence ``(T, H, W, C)``.
 
     ``context`` (``(Tc, H, W, C)``, the frames the model saw) adds a first row "seen" with its
     last ``max_frames`` frames, and the predicted frames are numbered from Tc + 1.
@@ -129,16 +132,19 @@ def plot_comparison(
         (label, data, frames, first) for label, data in rows
     ]
     fig = _new_figure(
-        figsize=(_PANEL * cols, _ROW * len(grid) + (0.4 if title else 0.0)), layout="tight"
+        figsize=(_PANEL * cols + 0.5, _ROW * len(grid) + (0.4 if title else 0.0)),
+        layout="constrained",
     )
     axes = fig.subplots(len(grid), cols, squeeze=False)
     for row, (label, data, indices, offset) in zip(axes, grid, strict=True):
         for ax, t in zip(row, indices, strict=False):
-            _show(ax, data[t], cmap="magma" if label == "|error|" else "gray")
+            shown = _show(ax, data[t], cmap="magma" if label == "|error|" else "gray")
             ax.set_title(f"frame {offset + t + 1}", fontsize=9)
         row[0].set_ylabel(label)
         for ax in row[len(indices) :]:
             ax.remove()
+        if label == "|error|":
+            fig.colorbar(shown, ax=list(row[: len(indices)]), fraction=0.05, pad=0.01)
     if title:
         fig.suptitle(title)
     return fig

@@ -41,11 +41,13 @@ def test_plot_sequence_subsamples_long_videos():
 def test_plot_comparison_rows_and_frame_numbers():
     truth, pred = _clip(t=5), _clip(t=5, seed=1)
     fig = viz.plot_comparison(truth, pred)
-    assert len(fig.axes) == 15  # truth, prediction, |error|
+    assert len(fig.axes) == 16  # truth, prediction, |error| and its colour bar
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
     assert labels == ["truth", "prediction", "|error|"]
     error = fig.axes[10].images[0].get_array()
     np.testing.assert_allclose(error, np.abs(truth[0, ..., 0] - pred[0, ..., 0]))
+    colour_bar = fig.axes[15]
+    assert colour_bar.get_ylim() == (0.0, 1.0)  # the |error| scale, 0 to 1
 
     fig = viz.plot_comparison(truth, pred, context=_clip(t=8, seed=2), max_frames=4, error=False)
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
