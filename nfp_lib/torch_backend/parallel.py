@@ -22,9 +22,25 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+_sliced = True  # see one_slice
+
+
 def cpu_workers(device: torch.device) -> int:
-    """How many slices to run at once on ``device``: PyTorch's intra-op threads on a CPU, else 1."""
-    return torch.get_num_threads() if device.type == "cpu" else 1
+    """How many slices to run at once on ``device``: PyTorch's intra-op threads on a CPU, else 1
+    (and 1 inside :func:`one_slice`)."""
+    return torch.get_num_threads() if device.type == "cpu" and _sliced else 1
+
+
+@contextlib.contextmanager
+def one_slice() -> Iterator[None]:
+    """Within the block, :func:`cpu_workers` is 1: every batch runs whole, each operation on all
+    intra-op threads, as plain PyTorch runs it (``bench`` times the two ways in turns)."""
+    global _sliced
+    before, _sliced = _sliced, False
+    try:
+        yield
+    finally:
+        _sliced = before
 
 
 @contextlib.contextmanager

@@ -212,11 +212,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
     if saved:
         state = _resume(saved / "model.pt", model, optimizer, scheduler, average)
     net = _Net(model)
-    # On a CPU, slices of each batch train at once, one per thread (torch_backend.parallel);
-    # batch norm would see each slice's statistics instead of the batch's, so not with it.
-    workers = 1
-    if world == 1 and config.model.norm == "none":
-        workers = min(cpu_workers(device), tc.batch_size)
+    workers = training_workers(config, device, world)
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
     if val_data is None:
@@ -314,6 +310,15 @@ def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, b
     if owns_group:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device, dist.get_rank(), dist.get_world_size(), owns_group
+
+
+def training_workers(config: Config, device: torch.device, world: int = 1) -> int:
+    """How many slices of each batch :func:`fit` trains at once, one per thread: on a CPU, one
+    per intra-op thread (:mod:`~nfp_lib.torch_backend.parallel`), up to the batch size; 1 with
+    batch norm (a slice's statistics are not the batch's) and under DDP."""
+    if world > 1 or config.model.norm != "none":
+        return 1
+    return min(cpu_workers(device), config.train.batch_size)
 
 
 def _check_device(device: str | torch.device) -> torch.device:
