@@ -10,7 +10,9 @@ Cases (each runs in its own process so peak memory is its own):
 Every case trains on batches of 5 sequences (``batch``) of 19 input frames (64x64) and rolls out
 10 frames after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the
 keras-io style re-run (the whole growing sequence for every new frame) with the O(T) rollout that
-carries state.
+carries state. On a CPU, when every case runs, :func:`cpu_throughput` adds the CPU's name and flags
+and float32 training throughput (eager against fast, timed in turns in one process) and
+evaluation speed.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def run_benchmarks(
     ``train_step_s``, ``peak_memory_mb``, ``rollout_s``, ``rollout_method``, ``parameters``),
     ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time), and
     ``threads`` (PyTorch's CPU threads) and ``load_average`` (the machine's one-minute load at
-    the end: other work skews timings).
+    the end: other work skews timings); on a CPU without ``cases``, :func:`cpu_throughput`'s
+    ``cpu``, ``training`` and ``evaluation`` too.
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
@@ -86,7 +89,9 @@ def run_benchmarks(
         raise ValueError(f"cases: {cuda_only} replay CUDA graphs and need --device cuda")
     results = {name: _in_subprocess(name, device, steps, size, batch) for name in names}
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
+    throughput = cpu_throughput() if device == "cpu" and not cases else {}
     return {
+        **throughput,
         "device": _device_name(device),
         "threads": _threads(),
         "load_average": os.getloadavg()[0],
@@ -185,6 +190,17 @@ def format_table(results: dict) -> str:
         lines.append(
             f"{name:<24} {r['parameters']:>9,} {r['train_step_s'] * 1e3:>9.0f}ms "
             f"{r['peak_memory_mb']:>9.0f} {r['rollout_s'] * 1e3:>8.0f}ms ({r['rollout_method']})"
+        )
+    for name, r in results.get("training", {}).items():
+        lines.append(
+            f"{name} float32 training, batch {r['batch']}: eager {r['eager_seq_per_s']:.1f}, "
+            f"fast {r['fast_seq_per_s']:.1f} sequences/s ({r['speedup']:.2f}x)"
+        )
+    if "evaluation" in results:
+        r = results["evaluation"]
+        lines.append(
+            f"evaluate {r['checkpoint']}: {r['evaluate_seq_per_s']:.1f} sequences/s; its model "
+            f"part {r['model_speedup']:.2f}x faster in batches one per thread"
         )
     lines.append(
         f"rollout of 10 frames after 10 (convlstm-64, torch): re-run "
