@@ -134,3 +134,15 @@ def test_thread_slices_are_deterministic_and_restore_the_thread_count():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         fast.train_step(*_model_and_adam(capturable=True), F.mse_loss, x, y, threads=2)
+
+
+def test_the_motion_head_trains_under_bf16_autocast_close_to_float32():
+    x, y = _motion_batch()
+    losses = []
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        model = torch_backend.build_model(MOTION).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        step = fast.train_step(model, optimizer, F.mse_loss, x, y, bf16=bf16, cuda_graph=False)
+        losses.append([step(x, y).item() for _ in range(2)])
+    assert losses[1] == pytest.approx(losses[0], rel=2e-2)

@@ -195,7 +195,8 @@ class _PatchFilter(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        windows, weights = ctx.saved_tensors
+        # under autocast the forward convolution ran in its dtype (bf16), the saved inputs not
+        windows, weights = (t.to(grad.dtype) for t in ctx.saved_tensors)
         groups = windows.shape[1]
         grad_windows = grad_weights = None
         if ctx.needs_input_grad[0]:  # predictions fed back as input (scheduled sampling)
