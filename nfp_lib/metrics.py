@@ -8,7 +8,9 @@ prediction when ``y_true`` holds the future frames. Only numpy and scipy are nee
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -38,14 +40,26 @@ def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]
 def _per_frame(
     y_true: np.ndarray, y_pred: np.ndarray, per_image: Callable[[np.ndarray, np.ndarray], object]
 ) -> np.ndarray:
-    """Apply ``per_image`` to float64 chunks of sequences; return the mean over sequences."""
+    """Apply ``per_image`` to float64 chunks of sequences, at least one chunk per CPU core and
+    one per core at once (numpy and scipy release the GIL in their loops); return the mean over
+    sequences. Each image's value does not depend on the chunks."""
     n, t = y_true.shape[:2]
-    chunk = max(1, _CHUNK_VALUES // (y_true[0].size))
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    workers = len(cores) if cores else os.cpu_count() or 1
+    chunk = max(1, min(_CHUNK_VALUES // (y_true[0].size), -(-n // workers)))
     values = np.empty((n, t), np.float64)
-    for lo in range(0, n, chunk):
+
+    def run(lo: int) -> None:
         a = y_true[lo : lo + chunk].astype(np.float64)
         b = y_pred[lo : lo + chunk].astype(np.float64)
         values[lo : lo + chunk] = per_image(a, b)
+
+    starts = range(0, n, chunk)
+    if len(starts) == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            list(pool.map(run, starts))
     return values.mean(axis=0)
 
 
