@@ -146,8 +146,10 @@ def _batched(
     """``fn`` on ``batch_size`` sequences at a time, as tensors on ``device``, in inference
     mode (per thread, so entered in each); numpy back."""
     workers = cpu_workers(device)
-    # at least one batch per worker: a few sequences split over the cores too
-    size = min(check_positive_int(batch_size, "batch_size"), -(-len(video) // workers))
+    # batches of at most batch_size, as many as a multiple of the workers, and of one size, so
+    # that every worker gets the same share (a few sequences split over the cores too)
+    batches = -(-len(video) // check_positive_int(batch_size, "batch_size"))
+    size = -(-len(video) // (-(-batches // workers) * workers))
 
     def run(start: int) -> np.ndarray:
         with torch.inference_mode():
