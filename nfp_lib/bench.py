@@ -356,12 +356,12 @@ def training_throughput(preset: str, repeats: int = 5, size: int = SIZE) -> dict
 
 
 def evaluation_speed(
-    checkpoint: str = "laptop-torch", sequences: int = 100, repeats: int = 3
+    checkpoint: str = "laptop-torch", sequences: int = 500, repeats: int = 3
 ) -> dict:
     """Sequences per second of :func:`~nfp_lib.evaluate.evaluate` (20 frames: 10 seen, 10
     predicted) of a shipped PyTorch checkpoint on the CPU, and of its model part alone
     (``predict_next`` plus ``rollout``) run whole (``one_slice``) against in batches one per
-    thread; in turns, medians of ``repeats``."""
+    thread; in turns after a warm-up, medians of ``repeats``."""
     from nfp_lib.evaluate import evaluate, predict_future
     from nfp_lib.pretrained import load_pretrained
     from nfp_lib.torch_backend import predict_next
@@ -380,12 +380,11 @@ def evaluation_speed(
 
     cases = {"evaluate": lambda: evaluate(model, video), "model": model_part}
     cases["model_whole"] = model_part_whole
+    evaluate(model, video[:2])  # warm-up
     times = {name: [] for name in cases}
-    for i in range(check_positive_int(repeats, "repeats") + 1):
+    for _ in range(check_positive_int(repeats, "repeats")):
         for name, case in cases.items():
-            seconds = _timed(case)
-            if i:
-                times[name].append(seconds)
+            times[name].append(_timed(case))
     seconds = {name: statistics.median(t) for name, t in times.items()}
     return {
         "checkpoint": checkpoint,
@@ -398,7 +397,7 @@ def evaluation_speed(
     }
 
 
-def cpu_throughput(repeats: int = 5, sequences: int = 100) -> dict:
+def cpu_throughput(repeats: int = 5, sequences: int = 500) -> dict:
     """:func:`cpu_info`, :func:`training_throughput` of every preset in
     :data:`THROUGHPUT_PRESETS` and :func:`evaluation_speed`, in one process."""
     return {
