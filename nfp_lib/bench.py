@@ -10,14 +10,18 @@ Cases (each runs in its own process so peak memory is its own):
 Every case trains on batches of 5 sequences (``batch``) of 19 input frames (64x64) and rolls out
 10 frames after 10 seen ones. ``rollout_speedup`` compares, for one causal PyTorch model, the
 keras-io style re-run (the whole growing sequence for every new frame) with the O(T) rollout that
-carries state.
+carries state. On a CPU, when every case runs, :func:`cpu_throughput` adds the CPU's name and flags
+and float32 training throughput (eager against fast, timed in turns in one process) and
+evaluation speed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -65,7 +69,8 @@ def run_benchmarks(
     ``train_step_s``, ``peak_memory_mb``, ``rollout_s``, ``rollout_method``, ``parameters``),
     ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time), and
     ``threads`` (PyTorch's CPU threads) and ``load_average`` (the machine's one-minute load at
-    the end: other work skews timings).
+    the end: other work skews timings); on a CPU without ``cases``, :func:`cpu_throughput`'s
+    ``cpu``, ``training`` and ``evaluation`` too.
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
@@ -84,7 +89,9 @@ def run_benchmarks(
         raise ValueError(f"cases: {cuda_only} replay CUDA graphs and need --device cuda")
     results = {name: _in_subprocess(name, device, steps, size, batch) for name in names}
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
+    throughput = cpu_throughput() if device == "cpu" and not cases else {}
     return {
+        **throughput,
         "device": _device_name(device),
         "threads": _threads(),
         "load_average": os.getloadavg()[0],
@@ -184,6 +191,17 @@ def format_table(results: dict) -> str:
             f"{name:<24} {r['parameters']:>9,} {r['train_step_s'] * 1e3:>9.0f}ms "
             f"{r['peak_memory_mb']:>9.0f} {r['rollout_s'] * 1e3:>8.0f}ms ({r['rollout_method']})"
         )
+    for name, r in results.get("training", {}).items():
+        lines.append(
+            f"{name} float32 training, batch {r['batch']}: eager {r['eager_seq_per_s']:.1f}, "
+            f"fast {r['fast_seq_per_s']:.1f} sequences/s ({r['speedup']:.2f}x)"
+        )
+    if "evaluation" in results:
+        r = results["evaluation"]
+        lines.append(
+            f"evaluate {r['checkpoint']}: {r['evaluate_seq_per_s']:.1f} sequences/s; its model "
+            f"part {r['model_speedup']:.2f}x faster in batches one per thread"
+        )
     lines.append(
         f"rollout of 10 frames after 10 (convlstm-64, torch): re-run "
         f"{results['rollout_rerun_s'] * 1e3:.0f} ms, O(T) {results['rollout_ot_s'] * 1e3:.0f} ms, "
@@ -254,6 +272,139 @@ def _keras_case(config: ModelConfig, x: np.ndarray, y: np.ndarray, size: int):
         roll(model, x[:, :CONTEXT], HORIZON)
 
     return step, rollout, int(model.count_params())
+
+
+# Throughput on a CPU: float32 training, the plain eager step against the fast one, and evaluation.
+THROUGHPUT_PRESETS = ("laptop", "keras-io")
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_info() -> dict:
+    """The CPU: ``model`` (its name), ``cores``, PyTorch's ``threads``, which of
+    :data:`CPU_FLAGS` it has, and ``bf16_native`` (whether bf16 autocast is fast on it)."""
+    import torch
+
+    from nfp_lib.torch_backend import bf16_native
+
+    name, flags = platform.processor() or "unknown", set()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # not Linux
+        lines = []
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            name = value.strip()
+        elif key.strip() == "flags":
+            flags = set(value.split())
+            break
+    return {
+        "model": name,
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "flags": [flag for flag in CPU_FLAGS if flag in flags],
+        "bf16_native": bf16_native(torch.device("cpu")),
+    }
+
+
+def training_throughput(preset: str, repeats: int = 5, size: int = SIZE) -> dict:
+    """Sequences per second of float32 training steps of ``preset``'s model at its batch size
+    on 19 frames, on the CPU: the plain eager step and the fast one :func:`~nfp_lib.torch_backend.
+    fit` takes (the batch in slices, one per thread, where the model has no batch norm), timed
+    in turns in this process after a warm-up each; medians of ``repeats``. Where the fast step
+    is the eager one (``fast_slices`` 1: batch norm) it is timed once.
+
+    Returns ``batch``, ``fast_slices``, ``eager_seq_per_s``, ``fast_seq_per_s``, ``speedup``
+    and every step's seconds (``eager_step_s``, ``fast_step_s``).
+    """
+    import torch
+
+    from nfp_lib import torch_backend
+    from nfp_lib.torch_backend import fast
+    from nfp_lib.torch_backend.train import training_workers
+
+    config = PRESETS[preset]
+    batch, cpu = config.train.batch_size, torch.device("cpu")
+    video = torch_backend.to_tensor(_video(FRAMES, size, batch))
+    x, y = video[:, :-1], video[:, 1:]
+    slices = training_workers(config, cpu)
+    steps = {}
+    for variant, threads in (("eager", 1), ("fast", slices))[: 1 + (slices > 1)]:
+        torch.manual_seed(0)
+        model = torch_backend.build_model(config.model).train()
+        optimizer = torch.optim.Adam(model.parameters())
+        steps[variant] = fast.train_step(
+            model, optimizer, torch_backend.bce_loss, x, y, False, cuda_graph=False, threads=threads
+        )
+    times = {variant: [] for variant in steps}
+    for i in range(check_positive_int(repeats, "repeats") + 1):
+        for variant, step in steps.items():
+            seconds = _timed(lambda step=step: step(x, y))
+            if i:  # the first of each is the warm-up
+                times[variant].append(seconds)
+    times.setdefault("fast", times["eager"])
+    eager, quick = (statistics.median(times[v]) for v in ("eager", "fast"))
+    return {
+        "batch": batch,
+        "fast_slices": slices,
+        "eager_seq_per_s": batch / eager,
+        "fast_seq_per_s": batch / quick,
+        "speedup": eager / quick,
+        "eager_step_s": times["eager"],
+        "fast_step_s": times["fast"],
+    }
+
+
+def evaluation_speed(
+    checkpoint: str = "laptop-torch", sequences: int = 500, repeats: int = 3
+) -> dict:
+    """Sequences per second of :func:`~nfp_lib.evaluate.evaluate` (20 frames: 10 seen, 10
+    predicted) of a shipped PyTorch checkpoint on the CPU, and of its model part alone
+    (``predict_next`` plus ``rollout``) run whole (``one_slice``) against in batches one per
+    thread; in turns after a warm-up, medians of ``repeats``."""
+    from nfp_lib.evaluate import evaluate, predict_future
+    from nfp_lib.pretrained import load_pretrained
+    from nfp_lib.torch_backend import predict_next
+    from nfp_lib.torch_backend.parallel import one_slice
+
+    model, _ = load_pretrained(checkpoint)
+    video = _video(FRAMES, SIZE, check_positive_int(sequences, "sequences"))
+
+    def model_part():
+        predict_next(model, video)
+        predict_future(model, video[:, :CONTEXT], HORIZON)
+
+    def model_part_whole():
+        with one_slice():
+            model_part()
+
+    cases = {"evaluate": lambda: evaluate(model, video), "model": model_part}
+    cases["model_whole"] = model_part_whole
+    evaluate(model, video[:2])  # warm-up
+    times = {name: [] for name in cases}
+    for _ in range(check_positive_int(repeats, "repeats")):
+        for name, case in cases.items():
+            times[name].append(_timed(case))
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    return {
+        "checkpoint": checkpoint,
+        "sequences": sequences,
+        "evaluate_seq_per_s": sequences / seconds["evaluate"],
+        "model_seq_per_s": sequences / seconds["model"],
+        "model_whole_seq_per_s": sequences / seconds["model_whole"],
+        "model_speedup": seconds["model_whole"] / seconds["model"],
+        "evaluate_s": times["evaluate"],
+    }
+
+
+def cpu_throughput(repeats: int = 5, sequences: int = 500) -> dict:
+    """:func:`cpu_info`, :func:`training_throughput` of every preset in
+    :data:`THROUGHPUT_PRESETS` and :func:`evaluation_speed`, in one process."""
+    return {
+        "cpu": cpu_info(),
+        "training": {name: training_throughput(name, repeats) for name in THROUGHPUT_PRESETS},
+        "evaluation": evaluation_speed(sequences=sequences, repeats=max(1, repeats // 2)),
+    }
 
 
 def _in_subprocess(name: str, device: str, steps: int, size: int, batch: int) -> dict:

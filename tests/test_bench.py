@@ -1,8 +1,12 @@
+import statistics
+
 import pytest
 import torch
 
 from nfp_lib import bench, torch_backend
 from nfp_lib.config import PRESETS
+from nfp_lib.torch_backend.parallel import intra_op_threads
+from nfp_lib.torch_backend.train import training_workers
 
 
 def test_bench_case_reports_time_memory_and_rollout():
@@ -128,3 +132,49 @@ def test_model_macs_adds_the_head_and_the_dynamic_filters_to_the_convlstm():
     masked = PRESETS["laptop-masks"].model  # 2 x 121 logits, 16 pixels, 3 x 16 masks; 2 moves
     head = 256 * 32 * (2 * 121 + 16 + 48) * 9
     assert bench.model_macs(masked) == bench.convlstm_macs(masked) + head + 2 * moves
+
+
+def test_cpu_info_names_the_cpu_and_whether_bf16_is_native():
+    info = bench.cpu_info()
+    assert info["model"] and info["cores"] >= 1 and info["threads"] == torch.get_num_threads()
+    assert set(info["flags"]) <= set(bench.CPU_FLAGS)
+    assert info["bf16_native"] == torch_backend.bf16_native(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("threads, slices", [(1, 1), (2, 2)])
+def test_training_throughput_times_eager_and_fast_steps_in_turns(threads, slices):
+    with intra_op_threads(threads):
+        result = bench.training_throughput("laptop", repeats=2, size=32)
+    assert result["batch"] == PRESETS["laptop"].train.batch_size
+    assert result["fast_slices"] == slices
+    assert len(result["eager_step_s"]) == len(result["fast_step_s"]) == 2
+    eager, fast = (statistics.median(result[f"{v}_step_s"]) for v in ("eager", "fast"))
+    assert result["eager_seq_per_s"] == pytest.approx(result["batch"] / eager)
+    assert result["speedup"] == pytest.approx(eager / fast)
+    if slices == 1:  # the fast step is the eager one: timed once
+        assert result["fast_step_s"] == result["eager_step_s"]
+    with intra_op_threads(threads):  # batch norm: the keras-io model trains whole
+        assert training_workers(PRESETS["keras-io"], torch.device("cpu")) == 1
+
+
+def test_evaluation_speed_times_evaluate_and_its_model_part():
+    result = bench.evaluation_speed(sequences=3, repeats=1)
+    assert result["sequences"] == 3 and len(result["evaluate_s"]) == 1
+    assert result["evaluate_seq_per_s"] == pytest.approx(3 / result["evaluate_s"][0])
+    assert result["model_seq_per_s"] > result["evaluate_seq_per_s"] > 0
+    assert result["model_speedup"] > 0
+
+
+def test_format_table_adds_throughput_lines_when_present():
+    results = _results()
+    results["training"] = {
+        "laptop": {"batch": 8, "eager_seq_per_s": 20.0, "fast_seq_per_s": 30.0, "speedup": 1.5}
+    }
+    results["evaluation"] = {
+        "checkpoint": "laptop-torch",
+        "evaluate_seq_per_s": 9.5,
+        "model_speedup": 1.25,
+    }
+    table = bench.format_table(results)
+    assert "laptop float32 training, batch 8: eager 20.0, fast 30.0 sequences/s (1.50x)" in table
+    assert "evaluate laptop-torch: 9.5 sequences/s; its model part 1.25x faster" in table

@@ -76,3 +76,73 @@ def test_bench_keeps_the_cuda_graph_cases_for_cuda():
         bench.run_benchmarks("cpu", cases=["keras-io/torch-fast"])
     plain = [name for name, case in bench.CASES.items() if case[2] == "plain"]
     assert plain == ["keras-io/keras", "keras-io/torch", "laptop/torch"]
+
+
+def _motion_batch(n=4, frames=6, size=16, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    video = torch.rand(n, frames, 1, size, size, generator=g)
+    return video[:, :-1], video[:, 1:]
+
+
+MOTION = ModelConfig(
+    filters=(8, 8), kernel_sizes=(3, 3), norm="none", patch_size=4, motion_kernel=5
+)
+
+
+def test_a_step_in_thread_slices_is_the_plain_step_within_float_rounding():
+    x, y = _motion_batch(n=5)  # slices of 3 and 2 sequences: weighted by their sizes
+    results = []
+    for threads in (1, 2):
+        torch.manual_seed(0)
+        model = torch_backend.build_model(MOTION).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        step = fast.train_step(
+            model,
+            optimizer,
+            F.binary_cross_entropy,
+            x,
+            y,
+            bf16=False,
+            cuda_graph=False,
+            threads=threads,
+        )
+        results.append(([step(x, y).item() for _ in range(3)], model.state_dict()))
+    (plain_losses, plain), (sliced_losses, sliced) = results
+    assert sliced_losses == pytest.approx(plain_losses, rel=1e-6)
+    assert plain_losses[2] < plain_losses[0]
+    for name in plain:
+        torch.testing.assert_close(sliced[name], plain[name], rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(sliced[n], plain[n]) for n in plain)  # really another path
+
+
+def test_thread_slices_are_deterministic_and_restore_the_thread_count():
+    x, y = _motion_batch()
+    before = torch.get_num_threads()
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = torch_backend.build_model(MOTION).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        step = fast.train_step(
+            model, optimizer, F.mse_loss, x, y, bf16=False, cuda_graph=False, threads=3
+        )
+        for _ in range(2):
+            step(x, y)
+        states.append(model.state_dict())
+    for name in states[0]:
+        assert torch.equal(states[0][name], states[1][name])
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        fast.train_step(*_model_and_adam(capturable=True), F.mse_loss, x, y, threads=2)
+
+
+def test_the_motion_head_trains_under_bf16_autocast_close_to_float32():
+    x, y = _motion_batch()
+    losses = []
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        model = torch_backend.build_model(MOTION).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        step = fast.train_step(model, optimizer, F.mse_loss, x, y, bf16=bf16, cuda_graph=False)
+        losses.append([step(x, y).item() for _ in range(2)])
+    assert losses[1] == pytest.approx(losses[0], rel=2e-2)

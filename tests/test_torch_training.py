@@ -32,6 +32,7 @@ from nfp_lib.torch_backend import (
     teacher_forcing_probability,
     to_numpy,
 )
+from nfp_lib.torch_backend.parallel import intra_op_threads
 
 # float32, so results compare exactly; test_mixed_precision_* covers bf16.
 TINY = Config(
@@ -102,6 +103,36 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(run, tmp_path):
     _same_history(resumed, history)
     _same_weights(_weights(tmp_path / "model.pt"), _weights(out / "model.pt"))
     _same_history(_fit(TINY, tmp_path, resume=True), history)  # finished: nothing more to do
+
+
+def test_on_two_threads_fit_trains_in_slices_and_resumes_exactly(tmp_path, monkeypatch):
+    config = TINY.replace(model={"norm": "none"})
+    workers = []
+    real = train_module.backward_in_slices
+
+    def spy(*args):
+        workers.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(train_module, "backward_in_slices", spy)
+    plain = _fit(config, tmp_path / "plain")  # tests run on one thread: one slice
+    assert set(workers) == {1}
+    with intra_op_threads(2):
+        sliced = _fit(config, tmp_path / "sliced")
+        assert set(workers) == {1, 2}
+        _fit(config.replace(train={"epochs": 1}), tmp_path / "resumed")
+        resumed = _fit(config, tmp_path / "resumed", resume=True)
+        workers.clear()
+        _fit(TINY.replace(train={"epochs": 1}), tmp_path / "norm")  # batch norm: one slice
+        assert set(workers) == {1}
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(sliced[key], plain[key], rtol=1e-5)
+        assert resumed[key] == sliced[key]
+    slices, whole = _weights(tmp_path / "sliced/model.pt"), _weights(tmp_path / "plain/model.pt")
+    again = _weights(tmp_path / "resumed/model.pt")
+    for key in whole:
+        torch.testing.assert_close(slices[key], whole[key], rtol=1e-4, atol=1e-5)
+        assert torch.equal(again[key], slices[key])
 
 
 def test_another_seed_gives_another_first_epoch(run, tmp_path):

@@ -94,7 +94,9 @@ class ConvLSTM(nn.Module):
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """``x`` ``(N, T, C, H, W)`` -> every ``h`` ``(N, T, filters, H, W)`` and the last state."""
         outputs = []
-        for t in range(x.shape[1]):
-            h, state = self.cell(x[:, t], state)
+        # unbind, not x[:, t]: its gradient is one stack, where every x[:, t] would add a
+        # zero-filled copy of the whole sequence in the backward pass (O(T^2) memory traffic).
+        for frame in x.unbind(1):
+            h, state = self.cell(frame, state)
             outputs.append(h)
         return torch.stack(outputs, dim=1), state

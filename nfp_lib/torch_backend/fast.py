@@ -16,6 +16,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from nfp_lib.torch_backend.parallel import backward_in_slices
+
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -40,6 +42,7 @@ def train_step(
     compile_model: bool = False,
     cuda_graph: bool = True,
     warmup: int = 3,
+    threads: int = 1,
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """A function ``step(x, y) -> loss`` doing one optimiser step of ``model`` on a batch.
 
@@ -47,18 +50,24 @@ def train_step(
     shapes, and building the step already trains ``warmup`` steps on them (a graph is captured
     from a step that has run before). ``cuda_graph`` needs the model on CUDA and an optimizer
     made with ``capturable=True``. The loss is computed in float32 (BCE is unsafe in bf16) and
-    returned as a tensor, without waiting for the GPU.
+    returned as a tensor, without waiting for the GPU. ``threads`` > 1 (CPU, no batch norm, not
+    with ``cuda_graph``) trains that many slices of each batch at once, one per thread
+    (:func:`~nfp_lib.torch_backend.parallel.backward_in_slices`).
     """
+    if threads > 1 and cuda_graph:
+        raise ValueError("threads: slices in threads run eagerly, not in a CUDA graph")
     device = x.device
     forward = torch.compile(model) if compile_model else model
 
-    def one_step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=not cuda_graph)
+    def loss_of(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         # cache_enabled=False: a graph must not keep autocast's cached bf16 weight copies.
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16, cache_enabled=False):
             pred = forward(xb)
-        loss = loss_fn(pred.float(), yb)
-        loss.backward()
+        return loss_fn(pred.float(), yb)
+
+    def one_step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=not cuda_graph)
+        loss = backward_in_slices(loss_of, (xb, yb), list(model.parameters()), threads)
         optimizer.step()
         return loss
 

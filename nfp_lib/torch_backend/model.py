@@ -161,7 +161,7 @@ def apply_dynamic_filters(
 
     Each patch reads a ``(p + K - 1)``-pixel square window around itself, and one grouped
     convolution (a group per patch and channel) filters every window with its kernel, so no
-    ``K*K``-times-larger stack of shifted frames is ever built.
+    ``K*K``-times-larger stack of shifted frames is ever built (:class:`_PatchFilter`).
     """
     m, c, height, width = frames.shape
     p, k = patch_size, math.isqrt(kernels.shape[1])
@@ -171,16 +171,40 @@ def apply_dynamic_filters(
             f"kernels: expected shape ({m}, K*K, {rows}, {cols}), got {tuple(kernels.shape)}"
         )
     size = p + k - 1
-    windows = F.unfold(F.pad(frames, (k // 2,) * 4), size, stride=p)  # (M, C*size*size, L)
-    windows = windows.view(m, c, size, size, rows * cols).permute(0, 4, 1, 2, 3)
-    weights = kernels.view(m, k, k, rows * cols).permute(0, 3, 1, 2)  # (M, L, K, K)
-    weights = weights.unsqueeze(2).expand(m, rows * cols, c, k, k)
+    padded = F.pad(frames, (k // 2,) * 4)
+    windows = padded.unfold(2, size, p).unfold(3, size, p)  # (M, C, rows, cols, size, size)
     groups = m * rows * cols * c
-    out = F.conv2d(
-        windows.reshape(1, groups, size, size), weights.reshape(groups, 1, k, k), groups=groups
-    )
-    out = out.view(m, rows, cols, c, p, p).permute(0, 3, 4, 5, 1, 2)  # (M, C, p, p, rows, cols)
-    return F.pixel_shuffle(out.reshape(m, c * p * p, rows, cols), p)
+    windows = windows.permute(0, 2, 3, 1, 4, 5).reshape(1, groups, size, size)
+    weights = kernels.view(m, k, k, rows, cols).permute(0, 3, 4, 1, 2).unsqueeze(3)
+    weights = weights.expand(m, rows, cols, c, k, k).reshape(groups, 1, k, k)
+    out = _PatchFilter.apply(windows, weights)  # (1, groups, p, p)
+    out = out.view(m, rows, cols, c, p, p).permute(0, 3, 1, 4, 2, 5)  # (M, C, rows, p, cols, p)
+    return out.reshape(m, c, height, width)
+
+
+class _PatchFilter(torch.autograd.Function):
+    """The grouped convolution of :func:`apply_dynamic_filters`, ``windows`` ``(1, G, S, S)``
+    with ``weights`` ``(G, 1, K, K)``, with a faster gradient for the weights: itself a grouped
+    convolution, of the windows with the output's gradient (oneDNN's forward kernel for it is
+    several times faster than its weight-gradient kernel at these shapes)."""
+
+    @staticmethod
+    def forward(ctx, windows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(windows, weights)
+        return F.conv2d(windows, weights, groups=windows.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        # under autocast the forward convolution ran in its dtype (bf16), the saved inputs not
+        windows, weights = (t.to(grad.dtype) for t in ctx.saved_tensors)
+        groups = windows.shape[1]
+        grad_windows = grad_weights = None
+        if ctx.needs_input_grad[0]:  # predictions fed back as input (scheduled sampling)
+            grad_windows = F.conv_transpose2d(grad, weights, groups=groups)
+        if ctx.needs_input_grad[1]:
+            per_group = grad.transpose(0, 1).contiguous()  # (G, 1, p, p), a kernel per group
+            grad_weights = F.conv2d(windows, per_group, groups=groups).transpose(0, 1)
+        return grad_windows, grad_weights
 
 
 def build_model(config: ModelConfig) -> NextFramePredictor:

@@ -1,9 +1,12 @@
 """Prediction with numpy in and out: one step ahead, and multi-frame rollouts.
 
 Arrays are channels-last float32 ``(N, T, H, W, C)`` in [0, 1], as everywhere in ``nfp_lib``;
-the model sees PyTorch's ``(N, T, C, H, W)``. Every function runs in eval mode without
-gradients, in batches of ``batch_size`` sequences, on ``device`` (default: where the model is;
-a model elsewhere is moved there), and restores the model's training mode afterwards.
+the model sees PyTorch's ``(N, T, C, H, W)``. Every function runs in eval mode in inference
+mode (no gradients), in batches of ``batch_size`` sequences, on ``device`` (default: where the
+model is; a model elsewhere is moved there), and restores the model's training mode afterwards.
+On a CPU the batches run one per thread at once (:func:`~nfp_lib.torch_backend.parallel.
+thread_map`), each operation single-threaded, which keeps small recurrent steps busy on every
+core.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import torch
 
 from nfp_lib.torch_backend.model import NextFramePredictor, model_config
+from nfp_lib.torch_backend.parallel import cpu_workers, thread_map
 from nfp_lib.validation import check_positive_int, check_video, progress_bar
 
 
@@ -123,13 +127,12 @@ def _check(model: NextFramePredictor, video: np.ndarray, name: str, min_frames: 
 def _inference(
     model: NextFramePredictor, device: str | torch.device | None
 ) -> Iterator[torch.device]:
-    """Eval mode and no gradients on ``device`` (default: where the model is)."""
+    """Eval mode on ``device`` (default: where the model is)."""
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.to(dev).eval()
     try:
-        with torch.no_grad():
-            yield dev
+        yield dev
     finally:
         model.train(was_training)
 
@@ -140,11 +143,16 @@ def _batched(
     device: torch.device,
     fn: Callable[[torch.Tensor], torch.Tensor],
 ) -> np.ndarray:
-    """``fn`` on ``batch_size`` sequences at a time, as tensors on ``device``; numpy back."""
-    batch_size = check_positive_int(batch_size, "batch_size")
-    return np.concatenate(
-        [
-            to_numpy(fn(to_tensor(video[i : i + batch_size], device)))
-            for i in range(0, len(video), batch_size)
-        ]
-    )
+    """``fn`` on ``batch_size`` sequences at a time, as tensors on ``device``, in inference
+    mode (per thread, so entered in each); numpy back."""
+    workers = cpu_workers(device)
+    # batches of at most batch_size, as many as a multiple of the workers, and of one size, so
+    # that every worker gets the same share (a few sequences split over the cores too)
+    batches = -(-len(video) // check_positive_int(batch_size, "batch_size"))
+    size = -(-len(video) // (-(-batches // workers) * workers))
+
+    def run(start: int) -> np.ndarray:
+        with torch.inference_mode():
+            return to_numpy(fn(to_tensor(video[start : start + size], device)))
+
+    return np.concatenate(thread_map(run, range(0, len(video), size), workers))

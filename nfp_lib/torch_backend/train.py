@@ -6,8 +6,9 @@ cosine schedule, early stopping on the validation loss, optional scheduled sampl
 checkpoint every epoch (committed whole through :class:`~nfp_lib.runs.RunFolder`, so a crash
 never leaves a broken or mixed one) and ``resume=True`` to continue exactly where it stopped.
 It uses bf16 autocast where the device computes bf16 natively (CUDA, or a CPU with AVX512-BF16
-or AMX) and, on CUDA, channels-last convolutions; launched by ``torchrun`` with several
-processes it trains data-parallel (DDP).
+or AMX) and, on CUDA, channels-last convolutions. On a CPU a model without batch norm trains
+each batch as one slice per thread at once (:mod:`~nfp_lib.torch_backend.parallel`); launched
+by ``torchrun`` with several processes it trains data-parallel (DDP).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.fast import channels_last_
 from nfp_lib.torch_backend.losses import LOSSES
 from nfp_lib.torch_backend.model import NextFramePredictor, build_model
+from nfp_lib.torch_backend.parallel import backward_in_slices, cpu_workers
 from nfp_lib.torch_backend.rollout import to_numpy
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
@@ -210,6 +212,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
     if saved:
         state = _resume(saved / "model.pt", model, optimizer, scheduler, average)
     net = _Net(model)
+    workers = training_workers(config, device, world)
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
     if val_data is None:
@@ -256,6 +259,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
                 device,
                 state["step"],
                 bar,
+                workers,
             )
             if average:  # validate and save the averaged weights; train on with the others
                 average.swap()
@@ -308,6 +312,15 @@ def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, b
     return device, dist.get_rank(), dist.get_world_size(), owns_group
 
 
+def training_workers(config: Config, device: torch.device, world: int = 1) -> int:
+    """How many slices of each batch :func:`fit` trains at once, one per thread: on a CPU, one
+    per intra-op thread (:mod:`~nfp_lib.torch_backend.parallel`), up to the batch size; 1 with
+    batch norm (a slice's statistics are not the batch's) and under DDP."""
+    if world > 1 or config.model.norm != "none":
+        return 1
+    return min(cpu_workers(device), config.train.batch_size)
+
+
 def _check_device(device: str | torch.device) -> torch.device:
     """``device`` as a ``torch.device`` this machine has, else a ``ValueError`` naming it."""
     try:
@@ -347,14 +360,22 @@ def _autocast(tc, device: torch.device):
 
 
 def _train_epoch(
-    net, optimizer, scheduler, average, loss_fn, video, indices, tc, device, step, bar
+    net, optimizer, scheduler, average, loss_fn, video, indices, tc, device, step, bar, workers
 ) -> tuple[float, int]:
     """One pass over ``indices``; returns the mean training loss and the new step count.
 
     ``scheduler`` and ``average`` (a :class:`WeightAverage`), when given, update after every
-    batch.
+    batch. Each batch's forward and backward pass run as ``workers`` slices at once
+    (:func:`~nfp_lib.torch_backend.parallel.backward_in_slices`).
     """
+
+    def loss_of(x, y, feed_truth):
+        with _autocast(tc, device):  # autocast is per thread: entered in each slice's thread
+            pred = net(x, feed_truth)
+        return loss_fn(pred.float(), y)  # in float32, outside autocast (BCE is unsafe in bf16)
+
     net.train()
+    parameters = list(net.parameters())
     total = torch.zeros((), dtype=torch.float64, device=device)
     for i in range(0, len(indices), tc.batch_size):
         batch = _frames(video[indices[i : i + tc.batch_size]], device)
@@ -365,18 +386,15 @@ def _train_epoch(
             feed_truth = torch.rand(x.shape[:2]) < p
             feed_truth[:, : tc.context_frames] = True  # the seen frames are always true
             feed_truth = feed_truth.to(device)
-        with _autocast(tc, device):
-            pred = net(x, feed_truth)
-        loss = loss_fn(pred.float(), y)  # in float32, outside autocast (BCE is unsafe in bf16)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = backward_in_slices(loss_of, (x, y, feed_truth), parameters, workers)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
         if average is not None:
             average.update()
         step += 1
-        total += loss.detach() * len(x)
+        total += loss * len(x)
         bar.update()
         if bar.n % 10 == 1 and not bar.disable:
             bar.set_postfix(loss=f"{loss.item():.4g}")
