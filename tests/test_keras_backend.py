@@ -205,6 +205,35 @@ def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path, masks, layer):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_convlstm_loops_are_unrolled_on_jax_only_also_after_loading(small, tmp_path):
+    on_jax = keras.backend.backend() == "jax"
+    for layer in (small.get_layer("convlstm_0"), small.get_layer("convlstm_1")):
+        layer.unroll = not on_jax  # as a file saved on another backend has it
+    small.save(tmp_path / "m.keras")
+    loaded, _ = kb.load_model(tmp_path / "m.keras")
+    for model in (kb.unroll_on_jax(small), loaded, kb.build_model(SMALL, image_size=SIZE)):
+        assert [model.get_layer(f"convlstm_{i}").unroll for i in (0, 1)] == [on_jax, on_jax]
+    x = video()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-6)
+
+
+def test_dynamic_filter_moves_frames_and_trains_at_the_laptop_size():
+    # The laptop preset's shapes: 8 sequences of 19 frames, 16x16 patches, 11x11 kernels. As a
+    # grouped convolution (a group per patch) its gradient asked XLA for 1.47 TB.
+    frames = keras.Input((19, 64, 64, 1))
+    logits = keras.Input((19, 16, 16, 121))
+    model = keras.Model([frames, logits], kb.DynamicFilter(4)([frames, logits]))
+    model.compile(optimizer="adam", loss="mse")
+    x = video(n=8, t=19, size=64)
+    shift = np.zeros((8, 19, 16, 16, 121), np.float32)
+    shift[..., 5 * 11 + 4] = 50.0  # (dy, dx) = (0, -1): every pixel takes its left neighbour
+    moved = model.predict([x, shift], verbose=0)
+    np.testing.assert_allclose(moved[:, :, :, 1:], x[:, :, :, :-1], atol=1e-6)
+    np.testing.assert_allclose(moved[:, :, :, 0], 0, atol=1e-6)  # zeros outside the frame
+    loss = model.train_on_batch([x, shift], x)
+    assert np.isfinite(loss)
+
+
 def tiny_config(**train) -> Config:
     settings = dict(epochs=2, batch_size=4, num_train=8, num_val=4, num_frames=5, image_size=32)
     return Config(

@@ -21,6 +21,7 @@ from nfp_lib.keras_backend.model import (
     build_model,
     canonical,
     model_config,
+    unroll_on_jax,
 )
 from nfp_lib.keras_backend.rollout import predict_next, rollout, rollout_rerun
 from nfp_lib.keras_backend.train import HISTORY_KEYS, fit, load_model
@@ -42,4 +43,5 @@ __all__ = [
     "rollout",
     "rollout_rerun",
     "ssim_loss",
+    "unroll_on_jax",
 ]

@@ -23,7 +23,13 @@ from nfp_lib import metrics
 from nfp_lib.config import Config
 from nfp_lib.data import check_training_data, shift_frames, training_sequences
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
-from nfp_lib.keras_backend.model import build_model, canonical, image_size_of, model_config
+from nfp_lib.keras_backend.model import (
+    build_model,
+    canonical,
+    image_size_of,
+    model_config,
+    unroll_on_jax,
+)
 from nfp_lib.keras_backend.rollout import predict_next
 from nfp_lib.runs import RunFolder
 from nfp_lib.validation import check_finite_weights, describe_error
@@ -152,7 +158,7 @@ def load_model(path: str | Path) -> tuple[keras.Model, Config]:
     if not zipfile.is_zipfile(path):
         raise ValueError(f"model: {path} is not a Keras archive (a truncated or foreign file?)")
     try:
-        model = keras.models.load_model(path, safe_mode=True)
+        model = unroll_on_jax(keras.models.load_model(path, safe_mode=True))
         found = model_config(model)
     except Exception as err:  # Keras raises many kinds, on many lines, for a damaged archive
         reason = describe_error(err)
