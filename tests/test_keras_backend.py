@@ -187,8 +187,8 @@ def test_save_and_load_with_safe_mode(small, tmp_path):
     small.save(path)
     model, config = kb.load_model(path)  # no config.json: read from the layers
     assert config == Config(model=SMALL)
-    x = video()
-    np.testing.assert_array_equal(model.predict(x, verbose=0), small.predict(x, verbose=0))
+    x = video()  # TensorFlow's two compiled graphs may round differently
+    np.testing.assert_allclose(model.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-6)
 
 
 @pytest.mark.parametrize(("masks", "layer"), [(0, kb.DynamicFilter), (2, kb.MaskedMotion)])
@@ -201,8 +201,8 @@ def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path, masks, layer):
     model.save(tmp_path / "m.keras")
     loaded, loaded_config = kb.load_model(tmp_path / "m.keras")
     assert loaded_config.model == config
-    x = video()
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    x = video()  # TensorFlow's two compiled graphs may round differently
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
 def test_convlstm_loops_are_unrolled_on_jax_only_also_after_loading(small, tmp_path):
