@@ -234,6 +234,21 @@ def test_dynamic_filter_moves_frames_and_trains_at_the_laptop_size():
     assert np.isfinite(loss)
 
 
+def test_set_precision_computes_the_convlstms_in_bf16_with_float32_weights():
+    keras.utils.set_random_seed(0)
+    model = kb.build_model(SMALL, image_size=SIZE)
+    x = video()
+    exact = model.predict(x, verbose=0)
+    kb.set_precision(model, "mixed_bfloat16")
+    layer = model.get_layer("convlstm_0")
+    assert (layer.compute_dtype, layer.cell.compute_dtype) == ("bfloat16", "bfloat16")
+    assert all(w.dtype == "float32" for w in model.weights)
+    rounded = model.predict(x, verbose=0)
+    assert 0 < np.abs(rounded - exact).max() < 0.05
+    kb.set_precision(model, "float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), exact, atol=1e-6)
+
+
 def tiny_config(**train) -> Config:
     settings = dict(epochs=2, batch_size=4, num_train=8, num_val=4, num_frames=5, image_size=32)
     return Config(
@@ -261,6 +276,18 @@ def test_fit_writes_history_config_and_a_safe_model(trained):
     assert int(model.optimizer.iterations) == 2 * 2  # restored optimizer: 2 epochs x 2 batches
     clip = video(n=2, t=3, size=32)
     assert kb.rollout(model, clip, 2).shape == (2, 2, 32, 32, 1)
+
+
+def test_mixed_precision_trains_in_bf16_where_native_and_saves_float32(trained, tmp_path):
+    out, mixed = trained  # mixed_precision is on by default
+    exact = kb.fit(tiny_config(mixed_precision=False), tmp_path, progress=False)
+    if kb.bf16_native():
+        assert mixed["loss"] != exact["loss"]
+        np.testing.assert_allclose(mixed["loss"], exact["loss"], rtol=0.05)
+    else:
+        assert mixed["loss"] == exact["loss"]
+    model, _ = kb.load_model(out / "model.keras")
+    assert model.get_layer("convlstm_0").dtype_policy.name == "float32"
 
 
 @pytest.mark.parametrize("loss", ["bce", "mse", "l1", "ssim"])

@@ -24,7 +24,7 @@ from nfp_lib.keras_backend.model import (
     unroll_on_jax,
 )
 from nfp_lib.keras_backend.rollout import predict_next, rollout, rollout_rerun
-from nfp_lib.keras_backend.train import HISTORY_KEYS, fit, load_model
+from nfp_lib.keras_backend.train import HISTORY_KEYS, bf16_native, fit, load_model, set_precision
 
 __all__ = [
     "HISTORY_KEYS",
@@ -34,6 +34,7 @@ __all__ = [
     "MaskedMotion",
     "SpaceToDepth",
     "build_keras_io_model",
+    "bf16_native",
     "build_model",
     "canonical",
     "fit",
@@ -42,6 +43,7 @@ __all__ = [
     "predict_next",
     "rollout",
     "rollout_rerun",
+    "set_precision",
     "ssim_loss",
     "unroll_on_jax",
 ]
