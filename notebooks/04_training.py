@@ -382,18 +382,23 @@ viz.plot_history(keras_history, keys=["loss", "val_loss", "val_ssim", "learning_
 
 # %% [markdown]
 # The last epoch of each, side by side (`time` is the seconds the epoch took, validation
-# included). The times are not a like-for-like race: PyTorch runs its forward passes in
-# bfloat16 where the CPU computes it natively (`mixed_precision`), Keras trains in float32, and
-# both share this machine with whatever else runs on it. The last row says which precision each
-# used here.
+# included). Both train in bfloat16 where their backend computes it natively
+# (`mixed_precision`: PyTorch's autocast, Keras' `mixed_bfloat16` ConvLSTM layers) and validate
+# in float32; the last row says which precision each used here. Both share this machine with
+# whatever else runs on it.
 
 # %%
 rows = ["loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time"]
 table = ["| after epoch " + str(EPOCHS) + " | PyTorch | Keras |", "|---|---:|---:|"]
 for key in rows:
     table.append(f"| {key} | {torch_history[key][-1]:.4g} | {keras_history[key][-1]:.4g} |")
-bf16 = config.train.mixed_precision and torch_backend.bf16_native(torch.device("cpu"))
-table.append(f"| precision | {'bfloat16 autocast' if bf16 else 'float32'} | float32 |")
+mixed = config.train.mixed_precision
+torch_bf16 = mixed and torch_backend.bf16_native(torch.device("cpu"))
+keras_bf16 = mixed and keras_backend.bf16_native()
+table.append(
+    f"| precision | {'bfloat16' if torch_bf16 else 'float32'} "
+    f"| {'bfloat16' if keras_bf16 else 'float32'} |"
+)
 display(Markdown("\n".join(table)))
 
 # %% [markdown]
