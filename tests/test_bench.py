@@ -89,7 +89,7 @@ def test_markdown_table_has_a_row_per_case():
     assert rows[3].startswith("| b/keras | 1,234 | 19.5 ms |")
 
 
-@pytest.mark.parametrize("name", ["cpu", "cuda"])
+@pytest.mark.parametrize("name", ["cpu", "cuda", "cpu-keras"])
 def test_stored_benchmarks_hold_every_case_they_ran(name):
     stored = bench.stored_benchmark(name)
     assert set(stored["cases"]) <= set(bench.CASES)
