@@ -1,8 +1,8 @@
 """The Keras 3 backend: the same model and API as ``nfp_lib.torch_backend``, channels-last.
 
 Importing this module imports Keras. When ``KERAS_BACKEND`` is unset and Keras is not imported
-yet, it chooses the torch backend; the code itself only uses ``keras.ops``, so JAX and
-TensorFlow work too.
+yet, it chooses the torch backend; the code itself only uses ``keras.ops``, and the tests run
+it on JAX and TensorFlow too.
 """
 
 import os
