@@ -54,13 +54,12 @@ test: $(VENV)/.installed
 # every Keras process whatever the backend (keras.utils.set_random_seed seeds it too), which
 # costs each one 4.6 s and 740 MB of memory; and its wheel is 274 MB (1.3 GB installed).
 TF_VENV := .venv-tf
+TF_PIP := $(TF_VENV)/bin/python -m pip -q --disable-pip-version-check
 
 $(TF_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TF_VENV)
-	set -o pipefail; $(TF_VENV)/bin/python -m pip -q --disable-pip-version-check install \
-		"torch==2.13.0" 2>&1 | { grep -v "^WARNING: Location" || true; }
-	set -o pipefail; $(TF_VENV)/bin/python -m pip -q --disable-pip-version-check install \
-		-e ".[test,tensorflow]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	set -o pipefail; $(TF_PIP) install "torch==2.13.0" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	set -o pipefail; $(TF_PIP) install -e ".[test,tensorflow]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	touch $@
 
 test-tf: $(TF_VENV)/.installed

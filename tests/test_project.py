@@ -75,7 +75,8 @@ def test_makefile_installs_pinned_torch_before_the_package():
     torch = [i for i, line in enumerate(lines) if f'"torch=={PINNED_TORCH}"' in line]
     package = [i for i, line in enumerate(lines) if re.search(r"install -e \"?\.\[", line)]
     assert torch and package, "expected a torch pin and an editable install in the Makefile"
-    assert max(torch) < min(package)
+    for previous, install in zip([-1, *package], package, strict=False):  # one per environment
+        assert any(previous < line < install for line in torch), lines[install]
 
 
 def test_readme_and_ci_use_the_two_commands():
