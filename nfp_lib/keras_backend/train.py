@@ -215,7 +215,7 @@ def set_precision(model: keras.Model, policy: str) -> None:
 
 
 class MixedPrecision(keras.callbacks.Callback):
-    """Trains the ConvLSTM layers, almost all of a step's work, in ``mixed_bfloat16`` and puts
+    """Trains the ConvLSTM layers, most of a step's convolutions, in ``mixed_bfloat16`` and puts
     them back in float32 at the end of every epoch, before the callbacks after it validate and
     save: as the torch backend's bf16 autocast, which covers the training steps only. It must
     come first in the callback list."""
