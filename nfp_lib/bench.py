@@ -1,7 +1,9 @@
 """Benchmarks: train-step time and peak memory, and rollout time, for the book's models.
 
 Cases (each runs in its own process so peak memory is its own):
-- ``keras-io/keras``: the keras-io example model in stock Keras (the configured backend);
+- ``keras-io/keras``: the keras-io example model in stock Keras (the configured backend, by
+  default torch), and ``keras-io/keras-jax``: the same on Keras' JAX backend;
+- ``laptop/keras`` and ``laptop/keras-jax``: the ``laptop`` preset in Keras on each backend;
 - ``keras-io/torch``: our PyTorch model with exactly that architecture;
 - ``laptop/torch``: our fast configuration (the ``laptop`` preset: 4x4 patches, a motion head);
 - on CUDA only, ``keras-io/torch-fast``: the keras-io architecture with the fast training step
@@ -17,6 +19,7 @@ evaluation speed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -32,9 +35,13 @@ import numpy as np
 from nfp_lib.config import PRESETS, ModelConfig, head_channels
 from nfp_lib.validation import check_positive_int
 
-# name -> (backend, model, training step: "plain", or on CUDA "fast" / "compiled")
+# name -> (backend, model, training step: "plain", or on CUDA "fast" / "compiled"); the backend
+# "keras" is Keras on KERAS_BACKEND (default torch), "keras-jax" Keras on JAX.
 CASES = {
     "keras-io/keras": ("keras", PRESETS["keras-io"].model, "plain"),
+    "keras-io/keras-jax": ("keras-jax", PRESETS["keras-io"].model, "plain"),
+    "laptop/keras": ("keras", PRESETS["laptop"].model, "plain"),
+    "laptop/keras-jax": ("keras-jax", PRESETS["laptop"].model, "plain"),
     "keras-io/torch": ("torch", PRESETS["keras-io"].model, "plain"),
     "laptop/torch": ("torch", PRESETS["laptop"].model, "plain"),
     "keras-io/torch-fast": ("torch", PRESETS["keras-io"].model, "fast"),
@@ -80,7 +87,12 @@ def run_benchmarks(
         raise ValueError("--device: cuda is not available on this machine")
     batch = check_positive_int(batch, "batch")
     steps = check_positive_int(steps, "steps")
-    names = cases or [name for name in CASES if device == "cuda" or CASES[name][2] == "plain"]
+    names = cases or [
+        name
+        for name, (backend, _, variant) in CASES.items()
+        if (device == "cuda" or variant == "plain")
+        and (backend != "keras-jax" or importlib.util.find_spec("jax"))
+    ]
     unknown = set(names) - set(CASES)
     if unknown:
         raise ValueError(f"cases: expected some of {list(CASES)}, got {sorted(unknown)}")
@@ -162,7 +174,7 @@ def bench_case(
     backend, config, variant = CASES[name]
     video = _video(FRAMES, size, check_positive_int(batch, "batch"))
     x, y = video[:, :-1], video[:, 1:]
-    if backend == "keras":
+    if backend.startswith("keras"):
         step, rollout, params = _keras_case(config, x, y, size)
     else:
         step, rollout, params = _torch_case(config, x, y, device, variant)
@@ -412,7 +424,8 @@ def _in_subprocess(name: str, device: str, steps: int, size: int, batch: int) ->
         "import json, sys; from nfp_lib.bench import bench_case; "
         f"print(json.dumps(bench_case({name!r}, {device!r}, {steps}, {size}, {batch})))"
     )
-    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
+    keras_backend = "jax" if CASES[name][0] == "keras-jax" else os.environ.get("KERAS_BACKEND")
+    env = {**os.environ, "KERAS_BACKEND": keras_backend or "torch"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )

@@ -223,7 +223,9 @@ class TrainConfig:
         the noise of large steps: 0.99 averages over about the last 100 steps.
     mixed_precision: the torch backend runs forward passes under bf16 autocast where the device
         computes bf16 natively (a CUDA GPU, or a CPU with AVX512-BF16 or AMX, as the book's is);
-        the weights, the loss and the optimiser stay in float32. Keras trains in float32.
+        the weights, the loss and the optimiser stay in float32. The Keras backend trains its
+        ConvLSTM layers in ``mixed_bfloat16`` where its backend computes bf16 natively (PyTorch
+        as above; JAX and TensorFlow on a GPU).
     """
 
     epochs: int = 20

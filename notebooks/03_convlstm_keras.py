@@ -24,7 +24,8 @@
 # flaw in it, and move weights between Keras and PyTorch without changing a single prediction.
 #
 # Keras 3 runs on several frameworks (JAX, TensorFlow, PyTorch). Here it runs on PyTorch, so
-# both halves of the book share one installation.
+# both halves of the book share one installation, unless you choose another (see *Choosing a
+# backend* below).
 
 # %% [markdown]
 # ## Set-up
@@ -87,6 +88,26 @@ from nfp_lib.config import PRESETS
 # seeds Python, numpy and the backend (here PyTorch)
 keras.utils.set_random_seed(SEED)
 print("Keras", keras.__version__, "on", keras.backend.backend())
+
+# %% [markdown]
+# **Choosing a backend.** The cell above picks PyTorch only when `KERAS_BACKEND` is unset, and
+# Keras reads it once, when first imported: to run this chapter on JAX or TensorFlow (Colab's
+# default), set `os.environ["KERAS_BACKEND"] = "jax"` before that import, in a fresh kernel. The
+# library's Keras code is tested on all three and agrees with the PyTorch model within 1e-5 on
+# each. PyTorch's case is one framework for both halves of the book: one install, one set of
+# tools. JAX's case is speed, since XLA compiles the whole training step, but that pays on a
+# GPU; on this book's CPU the stored benchmark (one float32 training step of the `laptop`
+# model on 5 sequences of 19 frames, each case in its own process) shows the opposite:
+
+# %%
+from nfp_lib.bench import stored_benchmark
+
+measured = stored_benchmark("cpu-keras")
+threads, load = measured["threads"], measured["load_average"]
+print(f"{measured['device']}, {threads} thread(s), load {load:.1f}; float32")
+for name, case in measured["cases"].items():
+    step, memory = case["train_step_s"], case["peak_memory_mb"]
+    print(f"{name:<17} step {step:5.2f} s   peak memory {memory:6,.0f} MB")
 
 # %% [markdown]
 # ## The `ConvLSTM2D` layer

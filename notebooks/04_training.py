@@ -430,10 +430,10 @@ viz.plot_history(
 
 # %% [markdown]
 # The last epoch of each, side by side (`time` is the seconds the epoch took, validation
-# included). The times are not a like-for-like race: PyTorch runs its forward passes in
-# bfloat16 where the CPU computes it natively (`mixed_precision`), Keras trains in float32, and
-# both share this machine with whatever else runs on it. The last row says which precision each
-# used here.
+# included). Both train in bfloat16 where their backend computes it natively
+# (`mixed_precision`: PyTorch's autocast, Keras' `mixed_bfloat16` ConvLSTM layers) and validate
+# in float32; the last row says which precision each used here. Both share this machine with
+# whatever else runs on it.
 
 # %%
 rows = ["loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time"]
@@ -444,10 +444,12 @@ table = [
 for key in rows:
     last_torch, last_keras = torch_history[key][-1], keras_history[key][-1]
     table.append(f"| {key} | {last_torch:.4g} | {last_keras:.4g} |")
-native = torch_backend.bf16_native(torch.device("cpu"))
-bf16 = config.train.mixed_precision and native
-torch_precision = "bfloat16 autocast" if bf16 else "float32"
-table.append(f"| precision | {torch_precision} | float32 |")
+mixed = config.train.mixed_precision
+torch_bf16 = mixed and torch_backend.bf16_native(torch.device("cpu"))
+keras_bf16 = mixed and keras_backend.bf16_native()
+torch_precision = "bfloat16 autocast" if torch_bf16 else "float32"
+keras_precision = "mixed_bfloat16" if keras_bf16 else "float32"
+table.append(f"| precision | {torch_precision} | {keras_precision} |")
 display(Markdown("\n".join(table)))
 
 # %% [markdown]

@@ -1,4 +1,5 @@
 import statistics
+import subprocess
 
 import pytest
 import torch
@@ -30,6 +31,24 @@ def test_bench_case_trains_on_the_batch_it_is_given(monkeypatch):
     assert shapes[0] == ((3, 19, 32, 32, 1), (3, 19, 32, 32, 1))
     with pytest.raises(ValueError, match="batch"):
         bench.bench_case("laptop/torch", steps=1, size=32, batch=0)
+
+
+def test_keras_cases_run_on_their_keras_backend(monkeypatch):
+    backends = []
+
+    def fake_run(command, env, **kwargs):
+        backends.append(env["KERAS_BACKEND"])
+        return subprocess.CompletedProcess(command, 0, stdout='{"train_step_s": 1}\n', stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    cases = ["laptop/keras", "laptop/keras-jax", "keras-io/keras-jax"]
+    for name in cases:
+        assert bench._in_subprocess(name, "cpu", 1, 32, 1) == {"train_step_s": 1}
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    for name in cases:
+        bench._in_subprocess(name, "cpu", 1, 32, 1)
+    assert backends == ["torch", "jax", "jax", "tensorflow", "jax", "jax"]
 
 
 def test_time_rollouts_returns_two_positive_times():
@@ -73,7 +92,7 @@ def test_markdown_table_has_a_row_per_case():
     assert rows[3].startswith("| b/keras | 1,234 | 19.5 ms |")
 
 
-@pytest.mark.parametrize("name", ["cpu", "cuda"])
+@pytest.mark.parametrize("name", ["cpu", "cuda", "cpu-keras"])
 def test_stored_benchmarks_hold_every_case_they_ran(name):
     stored = bench.stored_benchmark(name)
     assert set(stored["cases"]) <= set(bench.CASES)

@@ -75,7 +75,14 @@ def test_bench_keeps_the_cuda_graph_cases_for_cuda():
     with pytest.raises(ValueError, match="need --device cuda"):
         bench.run_benchmarks("cpu", cases=["keras-io/torch-fast"])
     plain = [name for name, case in bench.CASES.items() if case[2] == "plain"]
-    assert plain == ["keras-io/keras", "keras-io/torch", "laptop/torch"]
+    assert plain == [
+        "keras-io/keras",
+        "keras-io/keras-jax",
+        "laptop/keras",
+        "laptop/keras-jax",
+        "keras-io/torch",
+        "laptop/torch",
+    ]
 
 
 def _motion_batch(n=4, frames=6, size=16, seed=2):

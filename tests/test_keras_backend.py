@@ -187,8 +187,8 @@ def test_save_and_load_with_safe_mode(small, tmp_path):
     small.save(path)
     model, config = kb.load_model(path)  # no config.json: read from the layers
     assert config == Config(model=SMALL)
-    x = video()
-    np.testing.assert_array_equal(model.predict(x, verbose=0), small.predict(x, verbose=0))
+    x = video()  # TensorFlow's two compiled graphs may round differently
+    np.testing.assert_allclose(model.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-6)
 
 
 @pytest.mark.parametrize(("masks", "layer"), [(0, kb.DynamicFilter), (2, kb.MaskedMotion)])
@@ -201,8 +201,55 @@ def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path, masks, layer):
     model.save(tmp_path / "m.keras")
     loaded, loaded_config = kb.load_model(tmp_path / "m.keras")
     assert loaded_config.model == config
+    x = video()  # TensorFlow's two compiled graphs may round differently
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_convlstm_loops_are_unrolled_on_jax_only_also_after_loading(small, tmp_path):
+    on_jax = keras.backend.backend() == "jax"
+    for layer in (small.get_layer("convlstm_0"), small.get_layer("convlstm_1")):
+        layer.unroll = not on_jax  # as a file saved on another backend has it
+    small.save(tmp_path / "m.keras")
+    loaded, _ = kb.load_model(tmp_path / "m.keras")
+    for model in (kb.unroll_on_jax(small), loaded, kb.build_model(SMALL, image_size=SIZE)):
+        assert [model.get_layer(f"convlstm_{i}").unroll for i in (0, 1)] == [on_jax, on_jax]
     x = video()
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), small.predict(x, verbose=0), atol=1e-6)
+
+
+def test_dynamic_filter_moves_frames_and_trains_at_the_laptop_size():
+    # The laptop preset's shapes: 8 sequences of 19 frames, 16x16 patches, 11x11 kernels. As a
+    # grouped convolution (a group per patch) its gradient asked XLA for 1.47 TB.
+    frames = keras.Input((19, 64, 64, 1))
+    logits = keras.Input((19, 16, 16, 121))
+    model = keras.Model([frames, logits], kb.DynamicFilter(4)([frames, logits]))
+    model.compile(optimizer="adam", loss="mse")
+    x = video(n=8, t=19, size=64)
+    shift = np.zeros((8, 19, 16, 16, 121), np.float32)
+    shift[..., 5 * 11 + 4] = 50.0  # (dy, dx) = (0, -1): every pixel takes its left neighbour
+    moved = model.predict([x, shift], verbose=0)
+    np.testing.assert_allclose(moved[:, :, :, 1:], x[:, :, :, :-1], atol=1e-6)
+    np.testing.assert_allclose(moved[:, :, :, 0], 0, atol=1e-6)  # zeros outside the frame
+    loss = model.train_on_batch([x, shift], x)
+    assert np.isfinite(loss)
+
+
+def test_set_precision_computes_the_convlstms_in_bf16_with_float32_weights():
+    keras.utils.set_random_seed(0)
+    model = kb.build_model(SMALL, image_size=SIZE)
+    x = video()
+
+    def run():  # called directly: predict's compiled function would keep the first policy
+        return keras.ops.convert_to_numpy(model(x, training=False))
+
+    exact = run()
+    kb.set_precision(model, "mixed_bfloat16")
+    layer = model.get_layer("convlstm_0")
+    assert (layer.compute_dtype, layer.cell.compute_dtype) == ("bfloat16", "bfloat16")
+    assert all(w.dtype == "float32" for w in model.weights)
+    assert 0 < np.abs(run() - exact).max() < 0.05
+    kb.set_precision(model, "float32")
+    np.testing.assert_allclose(run(), exact, atol=1e-6)
 
 
 def tiny_config(**train) -> Config:
@@ -232,6 +279,18 @@ def test_fit_writes_history_config_and_a_safe_model(trained):
     assert int(model.optimizer.iterations) == 2 * 2  # restored optimizer: 2 epochs x 2 batches
     clip = video(n=2, t=3, size=32)
     assert kb.rollout(model, clip, 2).shape == (2, 2, 32, 32, 1)
+
+
+def test_mixed_precision_trains_in_bf16_where_native_and_saves_float32(trained, tmp_path):
+    out, mixed = trained  # mixed_precision is on by default
+    exact = kb.fit(tiny_config(mixed_precision=False), tmp_path, progress=False)
+    if kb.bf16_native():
+        assert mixed["loss"] != exact["loss"]
+        np.testing.assert_allclose(mixed["loss"], exact["loss"], rtol=0.05)
+    else:
+        assert mixed["loss"] == exact["loss"]
+    model, _ = kb.load_model(out / "model.keras")
+    assert model.get_layer("convlstm_0").dtype_policy.name == "float32"
 
 
 @pytest.mark.parametrize("loss", ["bce", "mse", "l1", "ssim"])

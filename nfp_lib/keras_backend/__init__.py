@@ -1,8 +1,8 @@
 """The Keras 3 backend: the same model and API as ``nfp_lib.torch_backend``, channels-last.
 
 Importing this module imports Keras. When ``KERAS_BACKEND`` is unset and Keras is not imported
-yet, it chooses the torch backend; the code itself only uses ``keras.ops``, so JAX and
-TensorFlow work too.
+yet, it chooses the torch backend; the code itself only uses ``keras.ops``, and the tests run
+it on JAX and TensorFlow too.
 """
 
 import os
@@ -21,9 +21,10 @@ from nfp_lib.keras_backend.model import (
     build_model,
     canonical,
     model_config,
+    unroll_on_jax,
 )
 from nfp_lib.keras_backend.rollout import predict_next, rollout, rollout_rerun
-from nfp_lib.keras_backend.train import HISTORY_KEYS, fit, load_model
+from nfp_lib.keras_backend.train import HISTORY_KEYS, bf16_native, fit, load_model, set_precision
 
 __all__ = [
     "HISTORY_KEYS",
@@ -33,6 +34,7 @@ __all__ = [
     "MaskedMotion",
     "SpaceToDepth",
     "build_keras_io_model",
+    "bf16_native",
     "build_model",
     "canonical",
     "fit",
@@ -41,5 +43,7 @@ __all__ = [
     "predict_next",
     "rollout",
     "rollout_rerun",
+    "set_precision",
     "ssim_loss",
+    "unroll_on_jax",
 ]

@@ -106,7 +106,7 @@ class _Step(keras.Model):
     """
 
     def __init__(self, model: keras.Model):
-        super().__init__()
+        super().__init__(name="step")  # TensorFlow refuses the default name, "__step"
         self.config = model_config(model)
         names = {layer.name: layer for layer in model.layers}
         self.patch = names.get("space_to_depth"), names.get("depth_to_space")
