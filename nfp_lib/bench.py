@@ -333,13 +333,15 @@ def training_throughput(preset: str, repeats: int = 5, size: int = SIZE) -> dict
 
     from nfp_lib import torch_backend
     from nfp_lib.torch_backend import fast
+    from nfp_lib.torch_backend.parallel import thread_slices
     from nfp_lib.torch_backend.train import training_workers
 
     config = PRESETS[preset]
     batch, cpu = config.train.batch_size, torch.device("cpu")
     video = torch_backend.to_tensor(_video(FRAMES, size, batch))
     x, y = video[:, :-1], video[:, 1:]
-    slices = training_workers(config, cpu)
+    with thread_slices():
+        slices = training_workers(config, cpu)
     steps = {}
     for variant, threads in (("eager", 1), ("fast", slices))[: 1 + (slices > 1)]:
         torch.manual_seed(0)
@@ -372,23 +374,23 @@ def evaluation_speed(
 ) -> dict:
     """Sequences per second of :func:`~nfp_lib.evaluate.evaluate` (20 frames: 10 seen, 10
     predicted) of a shipped PyTorch checkpoint on the CPU, and of its model part alone
-    (``predict_next`` plus ``rollout``) run whole (``one_slice``) against in batches one per
-    thread; in turns after a warm-up, medians of ``repeats``."""
+    (``predict_next`` plus ``rollout``) run whole against in batches one per thread
+    (``thread_slices``); in turns after a warm-up, medians of ``repeats``."""
     from nfp_lib.evaluate import evaluate, predict_future
     from nfp_lib.pretrained import load_pretrained
     from nfp_lib.torch_backend import predict_next
-    from nfp_lib.torch_backend.parallel import one_slice
+    from nfp_lib.torch_backend.parallel import thread_slices
 
     model, _ = load_pretrained(checkpoint)
     video = _video(FRAMES, SIZE, check_positive_int(sequences, "sequences"))
 
-    def model_part():
+    def model_part_whole():
         predict_next(model, video)
         predict_future(model, video[:, :CONTEXT], HORIZON)
 
-    def model_part_whole():
-        with one_slice():
-            model_part()
+    def model_part():
+        with thread_slices():
+            model_part_whole()
 
     cases = {"evaluate": lambda: evaluate(model, video), "model": model_part}
     cases["model_whole"] = model_part_whole

@@ -32,7 +32,7 @@ from nfp_lib.torch_backend import (
     teacher_forcing_probability,
     to_numpy,
 )
-from nfp_lib.torch_backend.parallel import intra_op_threads
+from nfp_lib.torch_backend.parallel import intra_op_threads, thread_slices
 
 # float32, so results compare exactly; test_mixed_precision_* covers bf16.
 TINY = Config(
@@ -105,7 +105,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(run, tmp_path):
     _same_history(_fit(TINY, tmp_path, resume=True), history)  # finished: nothing more to do
 
 
-def test_on_two_threads_fit_trains_in_slices_and_resumes_exactly(tmp_path, monkeypatch):
+def test_in_thread_slices_fit_trains_in_slices_and_resumes_exactly(tmp_path, monkeypatch):
     config = TINY.replace(model={"norm": "none"})
     workers = []
     real = train_module.backward_in_slices
@@ -118,6 +118,9 @@ def test_on_two_threads_fit_trains_in_slices_and_resumes_exactly(tmp_path, monke
     plain = _fit(config, tmp_path / "plain")  # tests run on one thread: one slice
     assert set(workers) == {1}
     with intra_op_threads(2):
+        _fit(config, tmp_path / "default")  # two threads, but slices are off by default
+        assert set(workers) == {1}
+    with intra_op_threads(2), thread_slices():
         sliced = _fit(config, tmp_path / "sliced")
         assert set(workers) == {1, 2}
         _fit(config.replace(train={"epochs": 1}), tmp_path / "resumed")

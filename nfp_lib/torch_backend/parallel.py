@@ -7,6 +7,10 @@ descheduled. Here every slice of the batch runs in its own Python thread and eve
 one intra-op thread, so the cores work without barriers (PyTorch releases the GIL inside its
 operations). Each slice is computed the same way whatever the thread count, so results do not
 depend on how the threads are scheduled.
+
+It is off unless asked for (:func:`thread_slices`): measured in turns on an idle two-core Xeon,
+whole batches were faster (``nfp_lib/results/bench-cpu-fast.json``), while on the same machine
+loaded by other jobs the slices were several times faster.
 """
 
 from __future__ import annotations
@@ -22,21 +26,22 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-_sliced = True  # see one_slice
+_sliced = False  # see thread_slices
 
 
 def cpu_workers(device: torch.device) -> int:
-    """How many slices to run at once on ``device``: PyTorch's intra-op threads on a CPU, else 1
-    (and 1 inside :func:`one_slice`)."""
+    """How many slices to run at once on ``device``: inside :func:`thread_slices` on a CPU,
+    PyTorch's intra-op threads; else 1 (whole batches)."""
     return torch.get_num_threads() if device.type == "cpu" and _sliced else 1
 
 
 @contextlib.contextmanager
-def one_slice() -> Iterator[None]:
-    """Within the block, :func:`cpu_workers` is 1: every batch runs whole, each operation on all
-    intra-op threads, as plain PyTorch runs it (``bench`` times the two ways in turns)."""
+def thread_slices() -> Iterator[None]:
+    """Within the block, :func:`~nfp_lib.torch_backend.fit` and the predictions run each batch
+    on a CPU as slices, one per intra-op thread, at once: for a machine busy with other work
+    (``bench`` times the two ways in turns)."""
     global _sliced
-    before, _sliced = _sliced, False
+    before, _sliced = _sliced, True
     try:
         yield
     finally:

@@ -6,8 +6,9 @@ cosine schedule, early stopping on the validation loss, optional scheduled sampl
 checkpoint every epoch (committed whole through :class:`~nfp_lib.runs.RunFolder`, so a crash
 never leaves a broken or mixed one) and ``resume=True`` to continue exactly where it stopped.
 It uses bf16 autocast where the device computes bf16 natively (CUDA, or a CPU with AVX512-BF16
-or AMX) and, on CUDA, channels-last convolutions. On a CPU a model without batch norm trains
-each batch as one slice per thread at once (:mod:`~nfp_lib.torch_backend.parallel`); launched
+or AMX) and, on CUDA, channels-last convolutions. On a CPU, inside
+:func:`~nfp_lib.torch_backend.parallel.thread_slices`, a model without batch norm trains each
+batch as one slice per thread at once (for a machine busy with other work); launched
 by ``torchrun`` with several processes it trains data-parallel (DDP).
 """
 
@@ -313,8 +314,9 @@ def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, b
 
 
 def training_workers(config: Config, device: torch.device, world: int = 1) -> int:
-    """How many slices of each batch :func:`fit` trains at once, one per thread: on a CPU, one
-    per intra-op thread (:mod:`~nfp_lib.torch_backend.parallel`), up to the batch size; 1 with
+    """How many slices of each batch :func:`fit` trains at once, one per thread: on a CPU inside
+    :func:`~nfp_lib.torch_backend.parallel.thread_slices`, one per intra-op thread, up to the
+    batch size; else 1, and 1 with
     batch norm (a slice's statistics are not the batch's) and under DDP."""
     if world > 1 or config.model.norm != "none":
         return 1
