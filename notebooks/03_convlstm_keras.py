@@ -90,14 +90,15 @@ keras.utils.set_random_seed(SEED)
 print("Keras", keras.__version__, "on", keras.backend.backend())
 
 # %% [markdown]
-# **Choosing a backend.** The cell above picks PyTorch only when `KERAS_BACKEND` is unset, and
-# Keras reads it once, when first imported: to run this chapter on JAX or TensorFlow (Colab's
-# default), set `os.environ["KERAS_BACKEND"] = "jax"` before that import, in a fresh kernel. The
-# library's Keras code is tested on all three and agrees with the PyTorch model on each up to
-# float rounding (`tests/test_parity.py`; below, this chapter measures it on yours). PyTorch's case is one framework for both halves of the book: one install, one set of
-# tools. JAX's case is speed, since XLA compiles the whole training step, but that pays on a
-# GPU; on this book's CPU the stored benchmark (one float32 training step of the `laptop`
-# model on 5 sequences of 19 frames, each case in its own process) shows the opposite:
+# **Choosing a backend.** The cell above picks PyTorch only when `KERAS_BACKEND` is unset, and Keras
+# reads it once, when first imported: to run this chapter on JAX or TensorFlow (Colab's default),
+# set `os.environ["KERAS_BACKEND"] = "jax"` before that import, in a fresh kernel. The library's
+# Keras code is tested on all three and agrees with the PyTorch model on each up to float rounding
+# (`tests/test_parity.py`; below, this chapter measures it on yours). PyTorch's case is one
+# framework for both halves of the book: one install, one set of tools. JAX's case is speed, since
+# XLA compiles the whole training step, but that pays on a GPU; on this book's CPU the stored
+# benchmark (one float32 training step of the `laptop` model on 5 sequences of 19 frames, each case
+# in its own process) shows the opposite:
 
 # %%
 from nfp_lib.bench import stored_benchmark
