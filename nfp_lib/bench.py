@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from nfp_lib.config import PRESETS, ModelConfig, head_channels
+from nfp_lib.stored import RESULTS_DIR
 from nfp_lib.validation import check_positive_int
 
 # name -> (backend, model, training step: "plain", or on CUDA "fast" / "compiled"); the backend
@@ -48,7 +49,6 @@ CASES = {
     "keras-io/torch-compiled": ("torch", PRESETS["keras-io"].model, "compiled"),
 }
 BATCH, FRAMES, SIZE, CONTEXT, HORIZON = 5, 20, 64, 10, 10
-RESULTS_DIR = Path(__file__).parent / "results"
 
 
 def stored_benchmark(name: str = "cpu") -> dict:

@@ -316,8 +316,8 @@ def _start(device: str | torch.device | None) -> tuple[torch.device, int, int, b
 def training_workers(config: Config, device: torch.device, world: int = 1) -> int:
     """How many slices of each batch :func:`fit` trains at once, one per thread: on a CPU inside
     :func:`~nfp_lib.torch_backend.parallel.thread_slices`, one per intra-op thread, up to the
-    batch size; else 1, and 1 with
-    batch norm (a slice's statistics are not the batch's) and under DDP."""
+    batch size; else 1, and always 1 with batch norm (a slice's statistics are not the batch's)
+    and under DDP."""
     if world > 1 or config.model.norm != "none":
         return 1
     return min(cpu_workers(device), config.train.batch_size)
