@@ -167,10 +167,11 @@ def plot_metric_curves(
     """Curves of ``metric`` against the prediction horizon 1..T, one line per model.
 
     ``curves`` maps a label (``"ConvLSTM"``, ``"copy last frame"``) to the per-frame scores.
+    The legend sits to the right of the plot, where it covers no curve.
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(f"curves: expected a non-empty dict label -> scores, got {curves!r}")
-    fig = _new_figure(figsize=(6, 3.5), layout="tight")
+    fig = _new_figure(figsize=(8, 3.5), layout="constrained")
     ax = fig.subplots()
     for label, values in curves.items():
         y = _curve(values, f"curves[{label!r}]")
@@ -180,7 +181,7 @@ def plot_metric_curves(
     ax.set_xlabel("frames ahead")
     ax.set_ylabel(metric + hint)
     ax.grid(alpha=0.3)
-    ax.legend()
+    fig.legend(loc="outside right upper", fontsize="small")
     ax.set_title(title or f"{metric} per predicted frame")
     return fig
 

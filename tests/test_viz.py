@@ -70,6 +70,18 @@ def test_plot_metric_curves_against_horizon():
     assert "lower is better" in viz.plot_metric_curves({"a": [1.0]}, "mse").axes[0].get_ylabel()
 
 
+def test_plot_metric_curves_legend_covers_no_curve():
+    curves = {f"model {i}": np.linspace(0.9 - i / 20, 0.6, 10) for i in range(7)}
+    fig = viz.plot_metric_curves(curves, "ssim")
+    fig.draw_without_rendering()
+    (legend,) = fig.legends
+    legend_box = legend.get_window_extent()
+    axes_box = fig.axes[0].get_window_extent()
+    assert legend_box.x0 >= axes_box.x1  # beside the plot, not on it
+    assert legend_box.x1 <= fig.bbox.x1  # and inside the figure
+    assert [t.get_text() for t in legend.get_texts()] == list(curves)
+
+
 def test_plot_history_panels():
     history = {
         "epoch": [1, 2, 3],
