@@ -60,14 +60,16 @@ def evaluate(
     """
     video = check_video(video, "video", min_frames=2)
     seen, future = split_context(video, context, horizon)
-    backend = backend_of(model)
-    one_step = backend.predict_next(model, video)
+    backend, steps = backend_of(model), future.shape[1]
+    if backend.model_config(model).causal:  # the context runs through the model once
+        one_step, rolled = backend.predict_and_rollout(model, video, seen.shape[1], steps)
+    else:
+        one_step = backend.predict_next(model, video)
+        rolled = predict_future(model, seen, steps)
     next_frame = {
         key: float(np.mean(getattr(metrics, key)(video[:, 1:], one_step)))
         for key in NEXT_FRAME_KEYS
     }
-    steps = future.shape[1]
-    rolled = predict_future(model, seen, steps)
     return {
         "num_sequences": int(video.shape[0]),
         "context": int(seen.shape[1]),

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from nfp_lib import data
+from nfp_lib import data, metrics
 from nfp_lib.config import ModelConfig
 from nfp_lib.evaluate import beats_baselines, blank_frame, copy_last_frame, evaluate, ink_ratio
-from nfp_lib.torch_backend import build_model
+from nfp_lib.torch_backend import build_model, predict_next, rollout
 
 VIDEO = data.generate_moving_mnist(4, num_frames=12, seed=3)
 
@@ -26,10 +26,24 @@ def test_ink_ratio_is_one_for_the_truth_zero_for_blank_and_scales_with_intensity
 
 
 @pytest.fixture(scope="module")
-def result():
+def model():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none", patch_size=4))
+    return build_model(ModelConfig(filters=(4,), kernel_sizes=(3,), norm="none", patch_size=4))
+
+
+@pytest.fixture(scope="module")
+def result(model):
     return evaluate(model, VIDEO, context=5, horizon=6)
+
+
+def test_evaluate_scores_the_one_step_and_the_rolled_out_frames(model, result):
+    rolled = rollout(model, VIDEO[:, :5], 6)
+    expected = metrics.frame_metrics(VIDEO[:, 5:11], rolled)
+    for key in ("mse", "ssim", "mse_sum"):
+        np.testing.assert_allclose(result["rollout"][key], expected[key], rtol=1e-5, atol=1e-7)
+    one_step = predict_next(model, VIDEO)
+    expected_ssim = metrics.ssim(VIDEO[:, 1:], one_step).mean()
+    np.testing.assert_allclose(result["next_frame"]["ssim"], expected_ssim, rtol=1e-6)
 
 
 def test_evaluate_reports_both_baselines_and_the_frames_it_saw(result):

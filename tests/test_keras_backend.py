@@ -142,6 +142,15 @@ def test_rollout_equals_rerun_for_a_causal_model(small):
     np.testing.assert_allclose(fast[:, 0], small.predict(context, verbose=0)[:, -1], atol=1e-6)
 
 
+def test_predict_and_rollout_is_the_two_calls(small):
+    clip = video(n=2, t=6)
+    one_step, rolled = kb.predict_and_rollout(small, clip, 4, 3)
+    np.testing.assert_array_equal(one_step, kb.predict_next(small, clip))
+    np.testing.assert_array_equal(rolled, kb.rollout(small, clip[:, :4], 3))
+    with pytest.raises(ValueError, match="fewer than the 6 frames"):
+        kb.predict_and_rollout(small, clip, 6, 1)
+
+
 def test_rollout_refuses_the_leaky_head_and_rerun_serves_it(leaky):
     context = video(t=3)
     with pytest.raises(ValueError, match="rollout_rerun"):

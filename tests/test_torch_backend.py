@@ -13,6 +13,7 @@ from nfp_lib.torch_backend import (
     apply_dynamic_filters,
     build_model,
     model_config,
+    predict_and_rollout,
     predict_next,
     rollout,
     rollout_rerun,
@@ -317,6 +318,25 @@ def test_rollout_equals_rerun_for_causal_models(config):
         ref = to_numpy(model(to_tensor(context))[:, -1:])
     np.testing.assert_allclose(fast[:, :1], ref, rtol=0, atol=1e-6)
     assert not np.allclose(fast[:, 0], fast[:, -1])
+
+
+@pytest.mark.parametrize("config", CAUSAL.values(), ids=CAUSAL)
+def test_predict_and_rollout_equals_the_two_calls(config):
+    model = _model(config)
+    video = to_numpy(_frames(config, n=3, t=7))
+    for context, horizon in ((4, 5), (6, 2), (1, 3)):
+        one_step, rolled = predict_and_rollout(model, video, context, horizon, batch_size=2)
+        np.testing.assert_allclose(one_step, predict_next(model, video), rtol=0, atol=1e-6)
+        expected = rollout(model, video[:, :context], horizon)
+        np.testing.assert_allclose(rolled, expected, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="fewer than the 7 frames"):
+        predict_and_rollout(model, video, 7, 1)
+
+
+def test_predict_and_rollout_refuses_the_leaky_head():
+    video = to_numpy(_frames(LEAKY, n=1, t=4))
+    with pytest.raises(ValueError, match="causal model"):
+        predict_and_rollout(_model(LEAKY), video, 2, 2)
 
 
 def test_rollout_rerun_feeds_back_the_whole_sequence_for_the_leaky_head():

@@ -23,7 +23,12 @@ from nfp_lib.keras_backend.model import (
     model_config,
     unroll_on_jax,
 )
-from nfp_lib.keras_backend.rollout import predict_next, rollout, rollout_rerun
+from nfp_lib.keras_backend.rollout import (
+    predict_and_rollout,
+    predict_next,
+    rollout,
+    rollout_rerun,
+)
 from nfp_lib.keras_backend.train import HISTORY_KEYS, bf16_native, fit, load_model, set_precision
 
 __all__ = [
@@ -40,6 +45,7 @@ __all__ = [
     "fit",
     "load_model",
     "model_config",
+    "predict_and_rollout",
     "predict_next",
     "rollout",
     "rollout_rerun",

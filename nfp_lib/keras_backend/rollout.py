@@ -63,6 +63,22 @@ def rollout(
     return np.concatenate(parts).astype(np.float32)
 
 
+def predict_and_rollout(
+    model: keras.Model, video: np.ndarray, context: int, horizon: int, batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(predict_next(model, video), rollout(model, video[:, :context], horizon))``, the
+    torch backend's function of the same name (which runs the shared context once). Here the
+    two run one after the other."""
+    video = _check_input(model, video, "video", min_frames=2)
+    context = check_positive_int(context, "context")
+    if context >= video.shape[1]:
+        raise ValueError(f"context: expected fewer than the {video.shape[1]} frames, got {context}")
+    return (
+        predict_next(model, video, batch_size),
+        rollout(model, video[:, :context], horizon, batch_size),
+    )
+
+
 def rollout_rerun(
     model: keras.Model,
     context: np.ndarray,

@@ -20,6 +20,7 @@ from nfp_lib.torch_backend.model import (
     model_config,
 )
 from nfp_lib.torch_backend.rollout import (
+    predict_and_rollout,
     predict_next,
     rollout,
     rollout_rerun,
@@ -49,6 +50,7 @@ __all__ = [
     "load_checkpoint",
     "load_weights",
     "model_config",
+    "predict_and_rollout",
     "predict_next",
     "rollout",
     "rollout_rerun",

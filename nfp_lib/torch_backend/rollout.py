@@ -90,6 +90,50 @@ def rollout(
         return _batched(context, batch_size, dev, roll)
 
 
+def predict_and_rollout(
+    model: NextFramePredictor,
+    video: np.ndarray,
+    context: int,
+    horizon: int,
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An evaluation's two predictions in one pass: ``(predict_next(model, video),
+    rollout(model, video[:, :context], horizon))``.
+
+    Both start by running the first ``context`` frames through the model, so here they run
+    once: the teacher-forced pass goes on over the true frames from the state it has after
+    ``context`` frames, and the rollout goes on from the same state with its own predictions.
+    Needs a causal model and ``context`` < T.
+    """
+    if not model_config(model).causal:
+        raise ValueError(
+            "predict_and_rollout: expected a causal model (head 'conv2d'); for the conv3d "
+            "head call predict_next and rollout_rerun"
+        )
+    video = _check(model, video, "video", min_frames=2)
+    context = check_positive_int(context, "context")
+    horizon = check_positive_int(horizon, "horizon")
+    frames = video.shape[1]
+    if context >= frames:
+        raise ValueError(f"context: expected fewer than the {frames} frames, got {context}")
+
+    def both(x: torch.Tensor) -> torch.Tensor:
+        seen, state = model(x[:, :context], return_state=True)
+        teacher_forced = [seen]
+        if frames - 1 > context:
+            teacher_forced.append(model(x[:, context:-1], state))
+        predicted = [seen[:, -1]]
+        for _ in range(horizon - 1):
+            frame, state = model.step(predicted[-1], state)
+            predicted.append(frame)
+        return torch.cat([*teacher_forced, torch.stack(predicted, dim=1)], dim=1)
+
+    with _inference(model, device) as dev:
+        out = _batched(video, batch_size, dev, both)
+    return out[:, : frames - 1], out[:, frames - 1 :]
+
+
 def rollout_rerun(
     model: NextFramePredictor,
     context: np.ndarray,
