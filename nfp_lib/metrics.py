@@ -3,7 +3,7 @@
 Each takes ``y_true`` and ``y_pred`` of the same shape ``(N, T, H, W, C)`` with values in [0, 1]
 and returns a float64 array ``(T,)``: the metric of every image at frame index ``t``, averaged
 over the ``N`` sequences (and the channels). ``result[k]`` is the score ``k + 1`` frames into the
-prediction when ``y_true`` holds the future frames. Only numpy and scipy are needed.
+prediction when ``y_true`` holds the future frames. Only numpy is needed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-from scipy import ndimage
 
 from nfp_lib.validation import check_same_shape, check_video
 
@@ -38,21 +37,25 @@ def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]
 
 
 def _per_frame(
-    y_true: np.ndarray, y_pred: np.ndarray, per_image: Callable[[np.ndarray, np.ndarray], object]
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    per_image: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    count: int = 1,
 ) -> np.ndarray:
-    """Apply ``per_image`` to float64 chunks of sequences, at least one chunk per CPU core and
-    one per core at once (numpy and scipy release the GIL in their loops); return the mean over
-    sequences. Each image's value does not depend on the chunks."""
+    """Apply ``per_image`` (``count`` values per image) to float64 chunks of sequences, at least
+    one chunk per CPU core and one per core at once (numpy and scipy release the GIL in their
+    loops); return the mean over sequences, ``(T,)`` or ``(T, count)``. Each image's value does
+    not depend on the chunks."""
     n, t = y_true.shape[:2]
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     workers = len(cores) if cores else os.cpu_count() or 1
     chunk = max(1, min(_CHUNK_VALUES // (y_true[0].size), -(-n // workers)))
-    values = np.empty((n, t), np.float64)
+    values = np.empty((n, t, count), np.float64)
 
     def run(lo: int) -> None:
         a = y_true[lo : lo + chunk].astype(np.float64)
         b = y_pred[lo : lo + chunk].astype(np.float64)
-        values[lo : lo + chunk] = per_image(a, b)
+        values[lo : lo + chunk] = per_image(a, b).reshape(len(a), t, count)
 
     starts = range(0, n, chunk)
     if len(starts) == 1:
@@ -60,7 +63,8 @@ def _per_frame(
     else:
         with ThreadPoolExecutor(min(workers, len(starts))) as pool:
             list(pool.map(run, starts))
-    return values.mean(axis=0)
+    means = values.mean(axis=0)
+    return means[:, 0] if count == 1 else means
 
 
 def _mse_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,11 +126,25 @@ def gaussian_window() -> np.ndarray:
     return w / w.sum()
 
 
-def _valid_filter(x: np.ndarray) -> np.ndarray:
-    """Gaussian-weighted local means over axes 2 and 3 (H, W), only where the window fits."""
-    w, r = gaussian_window(), SSIM_WINDOW // 2
-    x = ndimage.correlate1d(x, w, axis=2)[:, :, r:-r]
-    return ndimage.correlate1d(x, w, axis=3)[:, :, :, r:-r]
+def _window_matrix(size: int, weights: np.ndarray) -> np.ndarray:
+    """``(size - k + 1, size)``: row ``i`` holds the ``k`` weights at columns ``i .. i + k - 1``,
+    so multiplying a signal by it filters the signal where the window fits."""
+    k = len(weights)
+    rows = np.zeros((size - k + 1, size))
+    for i in range(size - k + 1):
+        rows[i, i : i + k] = weights
+    return rows
+
+
+def _local_means(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Window-weighted means over the H and W axes of ``x`` (N, T, H, W, C) where the window
+    fits, as two matrix products (the separable filter; BLAS is faster than a convolution loop
+    here). The result's axes are (N, T, C, W', H'): transposed images, which no average over
+    pixels can tell apart."""
+    x = np.moveaxis(x, -1, 2)  # (N, T, C, H, W)
+    h, w = x.shape[-2:]
+    x = x @ _window_matrix(w, weights).T  # filter along W
+    return np.swapaxes(x, -1, -2) @ _window_matrix(h, weights).T  # then along H
 
 
 def ssim_map(
@@ -142,18 +160,41 @@ def ssim_map(
     Only arithmetic, so it serves numpy arrays here and torch or Keras tensors in the two
     backends' training losses, each with its own filter: one formula for the score and the loss.
     """
+    moments = (local_mean(x) for x in (a, b, a * a + b * b, a * b))
+    return _ssim_from_moments(*moments, cov_norm)
+
+
+def _ssim_from_moments(
+    mu_a: ArrayLike,
+    mu_b: ArrayLike,
+    mean_squares: ArrayLike,
+    mean_ab: ArrayLike,
+    cov_norm: float = 1.0,
+) -> ArrayLike:
+    """SSIM from the local means of ``a``, ``b``, ``a*a + b*b`` and ``a*b`` (the variances
+    enter only as their sum, so four filtered images suffice)."""
     c1, c2 = SSIM_K1**2, SSIM_K2**2
-    mu_a, mu_b = local_mean(a), local_mean(b)
-    var_a = cov_norm * (local_mean(a * a) - mu_a**2)
-    var_b = cov_norm * (local_mean(b * b) - mu_b**2)
-    cov = cov_norm * (local_mean(a * b) - mu_a * mu_b)
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
-        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-    )
+    mu_squares = mu_a**2 + mu_b**2
+    variances = cov_norm * (mean_squares - mu_squares)
+    cov = cov_norm * (mean_ab - mu_a * mu_b)
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_squares + c1) * (variances + c2))
 
 
-def _ssim_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return ssim_map(a, b, _valid_filter).mean(axis=(2, 3, 4))
+def _uniform_window() -> np.ndarray:
+    return np.full(UNIFORM_WINDOW, 1.0 / UNIFORM_WINDOW)
+
+
+SAMPLE_COV = UNIFORM_WINDOW**2 / (UNIFORM_WINDOW**2 - 1)  # sample covariances of a 7x7 window
+
+
+def _ssim_images(
+    a: np.ndarray, b: np.ndarray, weights: np.ndarray, cov_norm: float, products: tuple = ()
+) -> np.ndarray:
+    """Mean SSIM per image ``(N, T)`` with a separable window; ``products`` may pass
+    ``(a * a + b * b, a * b)`` when they are already computed."""
+    products = products or (a * a + b * b, a * b)
+    moments = (_local_means(x, weights) for x in (a, b, *products))
+    return _ssim_from_moments(*moments, cov_norm).mean(axis=(2, 3, 4))
 
 
 def ssim(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -169,19 +210,7 @@ def ssim(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
     _check_ssim_size(y_true)
-    return _per_frame(y_true, y_pred, _ssim_images)
-
-
-def _uniform_filter(x: np.ndarray, size: int = UNIFORM_WINDOW) -> np.ndarray:
-    """Means over ``size`` x ``size`` windows of axes 2 and 3 (H, W), where the window fits."""
-    r = size // 2
-    x = ndimage.uniform_filter1d(x, size, axis=2)[:, :, r:-r]
-    return ndimage.uniform_filter1d(x, size, axis=3)[:, :, :, r:-r]
-
-
-def _ssim_7x7_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    n = UNIFORM_WINDOW**2
-    return ssim_map(a, b, _uniform_filter, cov_norm=n / (n - 1)).mean(axis=(2, 3, 4))
+    return _per_frame(y_true, y_pred, lambda a, b: _ssim_images(a, b, gaussian_window(), 1.0))
 
 
 def ssim_7x7(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -193,7 +222,9 @@ def ssim_7x7(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
     _check_ssim_size(y_true)
-    return _per_frame(y_true, y_pred, _ssim_7x7_images)
+    return _per_frame(
+        y_true, y_pred, lambda a, b: _ssim_images(a, b, _uniform_window(), SAMPLE_COV)
+    )
 
 
 def _check_ssim_size(video: np.ndarray) -> None:
@@ -205,15 +236,35 @@ def _check_ssim_size(video: np.ndarray) -> None:
         )
 
 
+FRAME_METRICS = ("mse", "mae", "psnr", "ssim", "ssim_7x7", "mse_sum")
+
+
+def _all_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every metric of :data:`FRAME_METRICS` per image, ``(N, T, 6)``, sharing the squared
+    error and the products the two SSIM windows filter."""
+    sq = (a - b) ** 2
+    mse_img = sq.mean(axis=(2, 3, 4))
+    with np.errstate(divide="ignore"):
+        psnr_img = np.minimum(10.0 * np.log10(1.0 / mse_img), PSNR_CAP)
+    products = (a * a + b * b, a * b)
+    return np.stack(
+        [
+            mse_img,
+            np.abs(a - b).mean(axis=(2, 3, 4)),
+            psnr_img,
+            _ssim_images(a, b, gaussian_window(), 1.0, products),
+            _ssim_images(a, b, _uniform_window(), SAMPLE_COV, products),
+            sq.sum(axis=(2, 3, 4)),
+        ],
+        axis=-1,
+    )
+
+
 def frame_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.ndarray]:
-    """All metrics per frame ``(T,)``: keys ``mse``, ``mae``, ``psnr``, ``ssim``, ``mse_sum``."""
+    """All metrics per frame ``(T,)`` in one pass over the data: keys ``mse``, ``mae``,
+    ``psnr``, ``ssim``, ``ssim_7x7`` and ``mse_sum`` (the same numbers as the single
+    functions, to float rounding)."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     _check_ssim_size(y_true)
-    per_image = {
-        "mse": _mse_images,
-        "mae": _mae_images,
-        "psnr": _psnr_images,
-        "ssim": _ssim_images,
-        "mse_sum": _mse_sum_images,
-    }
-    return {name: _per_frame(y_true, y_pred, fn) for name, fn in per_image.items()}
+    values = _per_frame(y_true, y_pred, _all_images, len(FRAME_METRICS))
+    return {name: values[:, i] for i, name in enumerate(FRAME_METRICS)}
