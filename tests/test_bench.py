@@ -176,12 +176,16 @@ def test_training_throughput_times_eager_and_fast_steps_in_turns(threads, slices
         assert training_workers(PRESETS["keras-io"], torch.device("cpu")) == 1
 
 
-def test_evaluation_speed_times_evaluate_and_its_model_part():
+def test_evaluation_speed_times_evaluate_the_plain_way_and_the_model_part():
     result = bench.evaluation_speed(sequences=3, repeats=1)
     assert result["sequences"] == 3 and len(result["evaluate_s"]) == 1
     assert result["evaluate_seq_per_s"] == pytest.approx(3 / result["evaluate_s"][0])
-    assert result["model_seq_per_s"] > result["evaluate_seq_per_s"] > 0
-    assert result["model_speedup"] > 0
+    assert result["plain_seq_per_s"] == pytest.approx(3 / result["plain_s"][0])
+    assert result["speedup"] == pytest.approx(result["plain_s"][0] / result["evaluate_s"][0])
+    assert result["model_one_pass_seq_per_s"] > result["evaluate_seq_per_s"] > 0
+    assert result["model_speedup"] == pytest.approx(
+        result["model_one_pass_seq_per_s"] / result["model_two_passes_seq_per_s"]
+    )
 
 
 def test_format_table_adds_throughput_lines_when_present():
@@ -192,8 +196,11 @@ def test_format_table_adds_throughput_lines_when_present():
     results["evaluation"] = {
         "checkpoint": "laptop-torch",
         "evaluate_seq_per_s": 9.5,
+        "speedup": 2.5,
         "model_speedup": 1.25,
     }
     table = bench.format_table(results)
     assert "laptop float32 training, batch 8: eager 20.0, fast 30.0 sequences/s (1.50x)" in table
-    assert "evaluate laptop-torch: 9.5 sequences/s; its model part 1.25x faster" in table
+    assert (
+        "evaluate laptop-torch: 9.5 sequences/s, 2.50x the plain way (model part in one pass 1.25x)"
+    ) in table
