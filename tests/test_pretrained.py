@@ -19,6 +19,7 @@ SHIPPED = {
     "plain-torch": "torch",
     "laptop-torch": "torch",
     "laptop-masks-torch": "torch",
+    "wide-masks-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
