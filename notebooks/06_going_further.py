@@ -385,16 +385,25 @@ display(Markdown("\n".join(lines)))
 # whenever it gets the motion right. The two shipped PyTorch models differ in the head alone
 # (same stack, same training); their stored evaluations:
 
+
 # %%
-for name in ("plain-torch", "laptop-torch", "laptop-masks-torch"):
+def stored_scores(name: str) -> None:
+    """A shipped checkpoint's stored evaluation (10 frames after 10)."""
     m = pretrained.pretrained_metrics(name)
-    rollout = m["rollout"]
+    rollout, blank = m["rollout"], m["blank"]
+    wins = np.array(rollout["ssim"]) > np.array(blank["ssim"])
+    losses = "never" if wins.all() else f"from frame {np.argmin(wins) + 1}"
     print(
         f"{name}: next-frame SSIM {m['next_frame']['ssim']:.3f},\n"
         f"  rollout SSIM {np.mean(rollout['ssim']):.3f}, "
         f"MSE {np.mean(rollout['mse_sum']):5.1f}, "
-        f"ink at frame 20 {rollout['ink'][-1]:.2f}"
+        f"ink at frame 20 {rollout['ink'][-1]:.2f},\n"
+        f"  SSIM below the blank frame's: {losses}"
     )
+
+
+for name in ("plain-torch", "laptop-torch", "laptop-masks-torch"):
+    stored_scores(name)
 
 # %% [markdown]
 # But a motion head can only rearrange pixels that are already in the frame, by at most
@@ -404,7 +413,7 @@ for name in ("plain-torch", "laptop-torch", "laptop-masks-torch"):
 # (Finn et al., 2016) adds: `M` moves per patch and a drawn frame, mixed pixel by pixel by a
 # predicted mask. `laptop-masks-torch` above is the `laptop` model with `motion_masks=2`,
 # trained the same way (its README tells how its head has to start: with a black drawn frame,
-# or training stalls). Its scores are the last line of the table above; here it continues the
+# or training stalls). Its scores are the last ones above; here it continues the
 # same 30-frame test videos:
 
 # %%
@@ -443,15 +452,7 @@ viz.plot_comparison(
 
 # %%
 for name in ("laptop-masks-torch", "wide-masks-torch"):
-    m = pretrained.pretrained_metrics(name)
-    rollout, blank = m["rollout"], m["blank"]
-    wins = np.array(rollout["ssim"]) > np.array(blank["ssim"])
-    losses = "never" if wins.all() else f"from horizon {np.argmin(wins) + 1}"
-    print(
-        f"{name}: rollout SSIM {np.mean(rollout['ssim']):.3f}, "
-        f"MSE {np.mean(rollout['mse_sum']):5.1f};\n"
-        f"  SSIM below the blank frame's: {losses} (of {m['horizon']})"
-    )
+    stored_scores(name)
 
 # %% [markdown]
 # And the same 30-frame test videos as above, frame by frame, all three models against the
