@@ -182,7 +182,8 @@ def test_evaluation_speed_times_evaluate_the_plain_way_and_the_model_part():
     assert result["evaluate_seq_per_s"] == pytest.approx(3 / result["evaluate_s"][0])
     assert result["plain_seq_per_s"] == pytest.approx(3 / result["plain_s"][0])
     assert result["speedup"] == pytest.approx(result["plain_s"][0] / result["evaluate_s"][0])
-    assert result["model_one_pass_seq_per_s"] > result["evaluate_seq_per_s"] > 0
+    assert result["checkpoint"] == "laptop-torch"
+    assert result["model_one_pass_seq_per_s"] > 0 and result["model_two_passes_seq_per_s"] > 0
     assert result["model_speedup"] == pytest.approx(
         result["model_one_pass_seq_per_s"] / result["model_two_passes_seq_per_s"]
     )
