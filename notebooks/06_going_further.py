@@ -433,13 +433,18 @@ for name, r in (
         f"{name:<19} SSIM, second half {ssim:.3f} (blank {blank:.3f}); "
         f"ink {ink:.2f}"
     )
-masked_predicted = evaluate.predict_future(masked_model, seen[:1], LONG_HORIZON)
-viz.plot_comparison(
-    future[0],
-    masked_predicted[0],
-    context=seen[0],
-    title="laptop-masks-torch, test video 0",
-)
+
+
+def show_video_0(rolling_model: object, name: str) -> plt.Figure:
+    """Test video 0: the seen frames, the truth, the rollout and its error."""
+    guess = evaluate.predict_future(rolling_model, seen[:1], LONG_HORIZON)
+    title = f"{name}, test video 0"
+    return viz.plot_comparison(
+        future[0], guess[0], context=seen[0], title=title
+    )
+
+
+show_video_0(masked_model, "laptop-masks-torch")
 
 # %% [markdown]
 # ### Wider, and trained for longer
@@ -475,13 +480,7 @@ fig = viz.plot_metric_curves(
     title=f"{LONG_HORIZON} frames after {CONTEXT} seen, {NUM_LONG} videos",
 )
 display(fig)
-wide_predicted = evaluate.predict_future(wide_model, seen[:1], LONG_HORIZON)
-viz.plot_comparison(
-    future[0],
-    wide_predicted[0],
-    context=seen[0],
-    title="wide-masks-torch, test video 0",
-)
+show_video_0(wide_model, "wide-masks-torch")
 
 # %% tags=["hide-input"]
 late = slice(LONG_HORIZON // 2, None)
