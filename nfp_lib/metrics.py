@@ -43,9 +43,9 @@ def _per_frame(
     count: int = 1,
 ) -> np.ndarray:
     """Apply ``per_image`` (``count`` values per image) to float64 chunks of sequences, at least
-    one chunk per CPU core and one per core at once (numpy and scipy release the GIL in their
-    loops); return the mean over sequences, ``(T,)`` or ``(T, count)``. Each image's value does
-    not depend on the chunks."""
+    one chunk per CPU core and one per core at once (numpy releases the GIL in its loops and
+    matrix products); return the mean over sequences, ``(T,)`` or ``(T, count)``. Each image's
+    value does not depend on the chunks."""
     n, t = y_true.shape[:2]
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     workers = len(cores) if cores else os.cpu_count() or 1
@@ -99,10 +99,13 @@ def mse_sum(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return _per_frame(*_check_pair(y_true, y_pred), _mse_sum_images)
 
 
-def _psnr_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    err = np.mean((a - b) ** 2, axis=(2, 3, 4))
+def _psnr_from_mse(err: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.minimum(10.0 * np.log10(1.0 / err), PSNR_CAP)
+
+
+def _psnr_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _psnr_from_mse(_mse_images(a, b))
 
 
 def psnr(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -242,16 +245,15 @@ FRAME_METRICS = ("mse", "mae", "psnr", "ssim", "ssim_7x7", "mse_sum")
 def _all_images(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Every metric of :data:`FRAME_METRICS` per image, ``(N, T, 6)``, sharing the squared
     error and the products the two SSIM windows filter."""
-    sq = (a - b) ** 2
+    diff = a - b
+    sq = diff**2
     mse_img = sq.mean(axis=(2, 3, 4))
-    with np.errstate(divide="ignore"):
-        psnr_img = np.minimum(10.0 * np.log10(1.0 / mse_img), PSNR_CAP)
     products = (a * a + b * b, a * b)
     return np.stack(
         [
             mse_img,
-            np.abs(a - b).mean(axis=(2, 3, 4)),
-            psnr_img,
+            np.abs(diff).mean(axis=(2, 3, 4)),
+            _psnr_from_mse(mse_img),
             _ssim_images(a, b, gaussian_window(), 1.0, products),
             _ssim_images(a, b, _uniform_window(), SAMPLE_COV, products),
             sq.sum(axis=(2, 3, 4)),

@@ -483,8 +483,7 @@ display(fig)
 show_video_0(wide_model, "wide-masks-torch")
 
 # %% tags=["hide-input"]
-late = slice(LONG_HORIZON // 2, None)
-early = slice(None, LONG_HORIZON // 2)
+early = slice(None, LONG_HORIZON // 2)  # `late` is the second half, as above
 ink = {n: np.mean(r["rollout"]["ink"][late]) for n, r in long_results.items()}
 ssim_early = {
     n: np.mean(r["rollout"]["ssim"][early]) for n, r in long_results.items()

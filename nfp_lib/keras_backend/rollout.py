@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from nfp_lib.data import split_context
 from nfp_lib.keras_backend.model import image_size_of, model_config
 from nfp_lib.validation import check_positive_int, check_video, progress_bar
 
@@ -70,13 +71,8 @@ def predict_and_rollout(
     torch backend's function of the same name (which runs the shared context once). Here the
     two run one after the other."""
     video = _check_input(model, video, "video", min_frames=2)
-    context = check_positive_int(context, "context")
-    if context >= video.shape[1]:
-        raise ValueError(f"context: expected fewer than the {video.shape[1]} frames, got {context}")
-    return (
-        predict_next(model, video, batch_size),
-        rollout(model, video[:, :context], horizon, batch_size),
-    )
+    seen = split_context(video, context)[0]
+    return predict_next(model, video, batch_size), rollout(model, seen, horizon, batch_size)
 
 
 def rollout_rerun(

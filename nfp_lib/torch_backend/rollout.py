@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from nfp_lib.data import split_context
 from nfp_lib.torch_backend.model import NextFramePredictor, model_config
 from nfp_lib.torch_backend.parallel import cpu_workers, thread_map
 from nfp_lib.validation import check_positive_int, check_video, progress_bar
@@ -112,11 +113,9 @@ def predict_and_rollout(
             "head call predict_next and rollout_rerun"
         )
     video = _check(model, video, "video", min_frames=2)
-    context = check_positive_int(context, "context")
+    context = split_context(video, context)[0].shape[1]  # checked: 1 <= context < T
     horizon = check_positive_int(horizon, "horizon")
     frames = video.shape[1]
-    if context >= frames:
-        raise ValueError(f"context: expected fewer than the {frames} frames, got {context}")
 
     def both(x: torch.Tensor) -> torch.Tensor:
         seen, state = model(x[:, :context], return_state=True)
