@@ -221,6 +221,10 @@ class TrainConfig:
         optimiser step (the first step copies the weights), as Keras' optimizers do with
         ``use_ema``. Validation, ``best`` and the saved model use the average, which smooths
         the noise of large steps: 0.99 averages over about the last 100 steps.
+    init_from: "" (the default) starts from freshly initialised weights. Else a shipped
+        checkpoint's name or a run folder or model file of this backend, with this model
+        configuration, whose weights the run starts from (fine-tuning): only the weights, not
+        its optimizer, schedule or step count.
     mixed_precision: the torch backend runs forward passes under bf16 autocast where the device
         computes bf16 natively (a CUDA GPU, or a CPU with AVX512-BF16 or AMX, as the book's is);
         the weights, the loss and the optimiser stay in float32. The Keras backend trains its
@@ -250,6 +254,7 @@ class TrainConfig:
     sampling_end: float = 0.0
     context_frames: int = 10
     ema_decay: float = 0.0
+    init_from: str = ""
     mixed_precision: bool = True
     seed: int = 0
 
@@ -435,21 +440,44 @@ PRESETS["wide-masks"] = PRESETS["laptop-masks"].replace(
     },
 )
 
+# Fine-tuning ``wide-masks-torch`` on its own predictions: scheduled sampling lowers the chance of
+# being shown the true frame from 1 to 0 over 1,200 steps (12 epochs), then the model runs free,
+# as in a rollout, with gradients through the fed-back frames: 12 epochs of BCE at a lower
+# learning rate, then 4 of L1.
+PRESETS["wide-masks-ss"] = PRESETS["wide-masks"].replace(
+    train={
+        "init_from": "wide-masks-torch",
+        "epochs": 28,
+        "learning_rate": 2e-3,
+        "finish_loss": "l1",
+        "finish_from": 25,
+        "sampling_steps": 1200,
+        "sampling_end": 0.0,
+    },
+)
+
 
 def check_resume(path: str | Path, saved: Config, config: Config, done: int) -> None:
     """Refuse to continue the run at ``path`` (``saved``, ``done`` epochs trained) with a
-    ``config`` that differs in any setting but ``epochs``; ``epochs`` may change unless the
-    learning rate follows a cosine over the run's length, and never below ``done``."""
+    ``config`` that differs in any setting but ``epochs`` and the finishing loss. ``epochs`` may
+    change unless the learning rate follows a cosine over the run's length, and never below
+    ``done``; ``finish_loss`` and ``finish_from`` may change while neither the old nor the new
+    finish has started (so a finished run can be continued with a finishing loss)."""
     was, now = _flat(saved), _flat(config)
     changed = [f"{key} {was[key]!r} -> {now[key]!r}" for key in was if was[key] != now[key]]
     epochs = saved.train.epochs, config.train.epochs
     if epochs[0] != epochs[1] and saved.train.lr_schedule != "cosine" and epochs[1] >= done:
         changed.remove(f"train.epochs {epochs[0]!r} -> {epochs[1]!r}")
+    if all(f == 0 or f > done for f in (saved.train.finish_from, config.train.finish_from)):
+        changed = [
+            c for c in changed if not c.startswith(("train.finish_loss ", "train.finish_from "))
+        ]
     if changed:
         raise ValueError(
             f"resume: {path} was trained with other settings ({'; '.join(changed)}); a run "
             "continues only with the settings it started with (only epochs may change: not "
-            f"below the {done} trained, and not with lr_schedule 'cosine')"
+            f"below the {done} trained, and not with lr_schedule 'cosine'; and a finishing "
+            "loss that has not started)"
         )
 
 

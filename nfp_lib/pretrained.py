@@ -59,6 +59,29 @@ def load_any(path_or_name: str | Path) -> tuple[object, Config]:
     return load_model(resolve_checkpoint(path_or_name))
 
 
+def load_start(config: Config, backend: str) -> object | None:
+    """The model whose weights a run of ``config`` starts from (``config.train.init_from``), or
+    None when it starts afresh; a ValueError when that checkpoint is missing, of the other
+    backend or of another model configuration."""
+    source = config.train.init_from
+    if not source:
+        return None
+    path = resolve_checkpoint(source)
+    try:
+        found = find_checkpoint(path)[0]
+    except (ValueError, OSError) as err:
+        raise ValueError(f"init_from: no checkpoint at {source!r} ({err})") from None
+    if found != backend:
+        raise ValueError(f"init_from: {source!r} is a {found} checkpoint, this run is {backend}")
+    model, start = load_model(path)
+    if start.model != config.model:
+        raise ValueError(
+            f"init_from: {source!r} was built with another model configuration "
+            f"({start.model}), this run's is {config.model}"
+        )
+    return model
+
+
 def resolve_checkpoint(path_or_name: str | Path) -> Path:
     """A shipped checkpoint's folder when ``path_or_name`` names one, else the path itself."""
     if not Path(path_or_name).exists() and str(path_or_name) in list_pretrained():

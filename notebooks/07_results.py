@@ -529,10 +529,10 @@ units would do in about {floor_ms:.0f} ms at the datasheet's peak of
 {card["bf16_dense_tflops"]} TFLOP/s. The plain PyTorch loop takes
 {ms["keras-io/torch"]:.0f} ms. Replaying the step as a CUDA graph, in bf16,
 saves little ({ms["keras-io/torch-fast"]:.0f} ms), so launching kernels is not
-the main cost at this size: the time is in the kernels themselves. They have
-not been profiled; the convolutions run at batch {gpu["batch"]}, far below the
-chip's peak, and each gate's arithmetic is several separate passes over
-64 x 64 x 256 tensors. `torch.compile`, which fuses that arithmetic, brings the
+the main cost at this size: the time is in the kernels themselves (the
+profile below shows which), and each gate's arithmetic is several separate
+passes over 64 x 64 x 256 tensors. `torch.compile`, which fuses that arithmetic,
+brings the
 step to about {ms["keras-io/torch-compiled"]:.0f} ms,
 {ms["keras-io/keras"] / ms["keras-io/torch-compiled"]:.0f}x faster than stock
 Keras on the torch backend, and still
@@ -540,10 +540,76 @@ Keras on the torch backend, and still
 do not close the gap: at batch 128 the bf16 CUDA-graph step runs at about
 {rate_128 / 1e12:.0f} TFLOP/s, {rate_128 / peak:.0%} of the datasheet's peak,
 and no faster than the plain float32 loop, whose convolutions use TF32
-({fast_128:.2f} s against {plain_128:.2f} s a step). Batch 128 with
-`torch.compile` was not measured. The fast versions roll out more slowly than
-the plain one, most likely because their weights are channels-last while the
-rollout feeds ordinary float32 tensors.
+({fast_128:.2f} s against {plain_128:.2f} s a step). The fast versions roll
+out more slowly than the plain one, most likely because their weights are
+channels-last while the rollout feeds ordinary float32 tensors.
+""")
+)
+
+# %% [markdown]
+# ### Where the GPU's time goes
+#
+# `python -m nfp_lib.gpu_profile` profiles the fast step once without its graph (a replayed
+# graph hides its kernels from the profiler) and sorts every kernel by kind: cuDNN's
+# convolutions, batch norm, cuDNN's layout conversions, copies (among them the `cat([x, h])`
+# before every gate convolution), PyTorch's element-wise kernels, the kernels `torch.compile`
+# fused, and Adam. The first profiles found one kernel larger than any other: the weight
+# gradient of the 3 x 3 x 3 head, which cuDNN computed with a slow direct kernel for its single
+# output channel. The same sums as one 2-D convolution over each frame stacked with its two
+# neighbours (`model.conv3d_as_conv2d`, which the model now uses on CUDA) take a fraction of
+# the time. The figure shows the step before and after, kernel time per step by kind.
+
+# %% tags=["hide-input"]
+profile = stored_benchmark("cuda-profile")
+cases = profile["cases"]
+kinds = list(cases[0]["by_kind_s"])
+labels = [
+    f"batch {c['batch']}, {c['variant']}, "
+    f"{'stacked' if c['head'] == 'stacked' else '3-D'} head"
+    for c in cases
+]
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+for ax, small in zip(axes, (True, False), strict=True):
+    rows = [i for i, c in enumerate(cases) if (c["batch"] == 5) == small]
+    left = np.zeros(len(rows))
+    for kind in kinds:
+        width = np.array([cases[i]["by_kind_s"][kind] * 1e3 for i in rows])
+        ax.barh(range(len(rows)), width, left=left, label=kind)
+        left += width
+    ax.set_yticks(range(len(rows)), [labels[i] for i in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("GPU time per step (ms)")
+handles, names = axes[0].get_legend_handles_labels()
+fig.legend(handles, names, loc="outside lower center", ncols=4)
+fig.suptitle("keras-io training step on an H200: kernel time by kind")
+plt.show()
+
+# %% tags=["hide-input"]
+by_case = {(c["batch"], c["variant"], c["head"]): c for c in cases}
+old5, new5 = by_case[5, "compiled", "conv3d"], by_case[5, "compiled", "stacked"]
+old128, new128 = by_case[128, "fast", "conv3d"], by_case[128, "fast", "stacked"]
+b32, c128 = by_case[32, "fast", "conv3d"], by_case[128, "compiled", "conv3d"]
+head5 = profile["head_s"]["5"]
+display(
+    Markdown(f"""
+The head's forward and backward pass alone took
+{head5["transposed"] * 1e3:.1f} ms as a 3-D convolution at batch 5 and
+{head5["stacked"] * 1e3:.1f} ms stacked. The compiled step went from
+{old5["step_s"] * 1e3:.1f} ms to {new5["step_s"] * 1e3:.1f} ms, still above the
+15 ms this project aims at: what is left is the convolutions themselves
+({new5["by_kind_s"]["convolution"] * 1e3:.1f} ms), the kernels
+`torch.compile` fused ({new5["by_kind_s"]["fused"] * 1e3:.1f} ms) and copies
+({new5["by_kind_s"]["copy"] * 1e3:.1f} ms). At batch 128 the convolutions now
+run at {new128["conv_tflops"]:.0f} TFLOP/s,
+{new128["conv_share_of_peak"]:.0%} of the datasheet's bf16 peak
+({old128["conv_share_of_peak"]:.0%} with the 3-D head; at batch 32
+{b32["conv_share_of_peak"]:.0%}), but they are only
+{new128["by_kind_s"]["convolution"] / new128["ungraphed_kernel_s"]:.0%} of the
+step: copies and unfused element-wise kernels take most of the rest, which
+`torch.compile` fuses in part (compiled, with the 3-D head, batch 128 took
+{c128["step_s"]:.2f} s a step against {old128["step_s"]:.2f} s). Two caveats:
+each figure is one profiled step of one run, and cuDNN's autotuner can pick
+other kernels on another run.
 """)
 )
 
@@ -568,7 +634,9 @@ display(
 - On an H200, a compiled bf16 PyTorch step of the keras-io model is
   {keras_x:.0f}x faster than stock Keras in float32, and still
   {ms["keras-io/torch-compiled"] / floor_ms:.0f} times the floor the card's
-  peak allows.
+  peak allows. A profile found the 3-D head's weight gradient to be the largest
+  kernel; computing the head as a stacked 2-D convolution took the compiled
+  step to {new5["step_s"] * 1e3:.1f} ms.
 """)
 )
 

@@ -112,6 +112,15 @@ def test_a_run_resumes_only_with_the_settings_it_started_with():
     for key, value in changes.items():
         assert f"train.{key} {getattr(saved.train, key)!r} -> {value!r}" in str(err.value)
     assert "model.norm 'batch' -> 'none'" in str(err.value)
+    # a finishing loss that has not started may change, or be added to a finished run
+    check_resume("run", saved, saved.replace(train={"finish_from": 6, "epochs": 8}), done=3)
+    plain = Config(train=TrainConfig(epochs=5))
+    finish = {"epochs": 7, "finish_from": 6, "finish_loss": "l1"}
+    check_resume("run", plain, plain.replace(train=finish), done=5)
+    with pytest.raises(ValueError, match="train.finish_from 4 -> 6"):
+        check_resume("run", saved, saved.replace(train={"finish_from": 6}), done=4)
+    with pytest.raises(ValueError, match="train.finish_from 0 -> 5"):
+        check_resume("run", plain, plain.replace(train={**finish, "finish_from": 5}), done=5)
     cosine = Config(train=TrainConfig(epochs=5, lr_schedule="cosine"))
     with pytest.raises(ValueError, match="train.epochs 5 -> 6"):
         check_resume("run", cosine, cosine.replace(train={"epochs": 6}), done=1)

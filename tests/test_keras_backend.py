@@ -453,3 +453,15 @@ def test_damaged_model_file_raises_naming_it(trained, tmp_path, damage):
         kb.load_model(path)
     with pytest.raises(ValueError, match="no such file"):
         kb.load_model(tmp_path / "missing.keras")
+
+
+def test_init_from_starts_from_another_runs_weights(trained, tmp_path):
+    out, _ = trained
+    start = kb.load_model(out / "model.keras")[0].get_weights()
+    still = tiny_config(epochs=1, learning_rate=1e-12, init_from=str(out))
+    kb.fit(still, tmp_path / "tuned", progress=False)
+    tuned = kb.load_model(tmp_path / "tuned" / "model.keras")[0].get_weights()
+    for a, b in zip(start, tuned, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="'plain-torch' is a torch checkpoint, this run is keras"):
+        kb.fit(tiny_config(init_from="plain-torch"), tmp_path / "other", progress=False)

@@ -378,3 +378,18 @@ def test_weights_start_as_keras_starts_them():
     bound = (6 / (3 * 9 + 16 * 9)) ** 0.5  # Glorot-uniform limit for the input kernel
     assert weight[:, :3].abs().max() <= bound
     assert weight[:, :3].std() > bound / 3  # uniform on [-bound, bound] has std bound / sqrt(3)
+
+
+def test_conv3d_as_conv2d_computes_the_3d_convolution():
+    """The stacked 2-D form the model runs on CUDA: same outputs and gradients as nn.Conv3d."""
+    from nfp_lib.torch_backend.model import conv3d_as_conv2d
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(6, 2, 3, padding=1)
+    x = torch.randn(2, 5, 6, 8, 8, requires_grad=True)
+    want = conv(x.transpose(1, 2)).transpose(1, 2)
+    got = conv3d_as_conv2d(conv, x)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    grads = [torch.autograd.grad(y.square().sum(), (x, conv.weight)) for y in (got, want)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

@@ -541,3 +541,28 @@ def test_ctrl_c_mid_epoch_stops_with_one_line_and_exit_130(tmp_path):
     assert done.returncode == 130, done.stderr
     assert done.stderr == f"nfp: interrupted; {out} holds epoch 1, continue it with --resume\n"
     assert load_checkpoint(out / "model.pt")[2]["epoch"] == 1
+
+
+def test_init_from_starts_from_another_runs_weights(run, tmp_path):
+    out, _ = run
+    still = TINY.replace(train={"epochs": 1, "learning_rate": 1e-12, "init_from": str(out)})
+    _fit(still, tmp_path / "tuned")
+    start, tuned = _weights(out / "model.pt"), _weights(tmp_path / "tuned" / "model.pt")
+    parameters = dict(build_model(TINY.model).named_parameters())
+    _same_weights({k: start[k] for k in parameters}, {k: tuned[k] for k in parameters})
+    _fit(TINY.replace(train={"epochs": 1, "learning_rate": 1e-12}), tmp_path / "fresh")
+    fresh = _weights(tmp_path / "fresh" / "model.pt")  # without init_from: other weights
+    assert not torch.equal(tuned["layers.0.cell.conv.weight"], fresh["layers.0.cell.conv.weight"])
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        ("no-such-run", "init_from: no checkpoint at 'no-such-run'"),
+        ("plain-keras", "init_from: 'plain-keras' is a keras checkpoint, this run is torch"),
+        ("plain-torch", "init_from: 'plain-torch' was built with another model configuration"),
+    ],
+)
+def test_init_from_errors(tmp_path, source, match):
+    with pytest.raises(ValueError, match=match):
+        _fit(TINY.replace(train={"init_from": source}), tmp_path)

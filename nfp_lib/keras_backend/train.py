@@ -31,6 +31,7 @@ from nfp_lib.keras_backend.model import (
     unroll_on_jax,
 )
 from nfp_lib.keras_backend.rollout import predict_next
+from nfp_lib.pretrained import load_start
 from nfp_lib.runs import RunFolder
 from nfp_lib.validation import check_finite_weights, describe_error
 
@@ -86,6 +87,9 @@ def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dic
         model, history, average = _resume(run.resume_dir, config)
     else:
         model = build_model(config.model, image_size=t.image_size)
+        start = load_start(config, "keras")
+        if start is not None:
+            model.set_weights(start.get_weights())
         optimizer = _optimizer(config, _batches_per_epoch(config, train_data))
         model.compile(optimizer=optimizer, loss=KERAS_LOSSES[t.loss])
         history = {key: [] for key in HISTORY_KEYS}

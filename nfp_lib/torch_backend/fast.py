@@ -6,7 +6,10 @@ A ConvLSTM runs a few small kernels per layer and frame: at the keras-io example
 every kernel of one step once; each replay then launches them all in a single call.
 ``torch.compile`` fuses the gate arithmetic (sigmoids, products, sums) into fewer kernels. On an
 H200 the keras-io step took 43 ms plain, 36 ms with bf16 and the graph, and 19.5 ms compiled
-too (``nfp_lib/results/bench-cuda.json``): fusing mattered more than launching.
+too (``nfp_lib/results/bench-cuda.json``): fusing mattered more than launching. A profile
+(``python -m nfp_lib.gpu_profile``, ``results/bench-cuda-profile.json``) then found the 3-D
+head's weight gradient the largest kernel; run as a stacked 2-D convolution
+(:func:`~nfp_lib.torch_backend.model.conv3d_as_conv2d`) the compiled step took 17.3 ms.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from nfp_lib import metrics
 from nfp_lib.config import Config
 from nfp_lib.data import check_training_data, training_sequences
+from nfp_lib.pretrained import load_start
 from nfp_lib.runs import RunFolder, latest_dir
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.fast import channels_last_
@@ -193,7 +194,12 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
     torch.manual_seed(tc.seed)
     if cuda:
         torch.backends.cudnn.benchmark = True
-    model = build_model(config.model).to(device)
+    model = build_model(config.model)
+    saved = run.resume_dir if run else latest_dir(out_dir) if resume else None
+    start = None if saved else load_start(config, "torch")  # a resumed run has its weights
+    if start is not None:
+        model.load_state_dict(start.state_dict())
+    model = model.to(device)
     if cuda:
         channels_last_(model)
     optimizer_class = torch.optim.AdamW if tc.optimizer == "adamw" else torch.optim.Adam
@@ -209,7 +215,6 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
         "best_val_loss": math.inf,
         "bad_epochs": 0,
     }
-    saved = run.resume_dir if run else latest_dir(out_dir) if resume else None
     if saved:
         state = _resume(saved / "model.pt", model, optimizer, scheduler, average)
     net = _Net(model)
