@@ -20,6 +20,7 @@ SHIPPED = {
     "laptop-torch": "torch",
     "laptop-masks-torch": "torch",
     "wide-masks-torch": "torch",
+    "wide-masks-ss-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
