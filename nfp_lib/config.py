@@ -457,6 +457,17 @@ PRESETS["wide-masks-ss"] = PRESETS["wide-masks"].replace(
 )
 
 
+def teacher_forcing_probability(step: int, sampling_steps: int, sampling_end: float) -> float:
+    """Scheduled sampling: the chance of feeding the true frame at optimiser step ``step``.
+
+    Falls linearly from 1 at step 0 to ``sampling_end`` at ``sampling_steps`` and stays there;
+    1 always when ``sampling_steps`` is 0 (scheduled sampling off). Both backends use it.
+    """
+    if sampling_steps <= 0:
+        return 1.0
+    return max(sampling_end, 1.0 - (1.0 - sampling_end) * step / sampling_steps)
+
+
 def check_resume(path: str | Path, saved: Config, config: Config, done: int) -> None:
     """Refuse to continue the run at ``path`` (``saved``, ``done`` epochs trained) with a
     ``config`` that differs in any setting but ``epochs`` and the finishing loss. ``epochs`` may

@@ -427,9 +427,67 @@ def test_cosine_schedule_falls_to_zero_over_the_run_and_fixes_its_length(tmp_pat
         kb.fit(tiny_config(lr_schedule="cosine", epochs=3), tmp_path, resume=True, progress=False)
 
 
+def test_sampled_model_feeds_back_predictions_or_truth():
+    keras.utils.set_random_seed(0)
+    model = kb.build_model(tiny_config().model, image_size=32)
+    sampled = keras_train.SampledModel(model)
+    x = video(n=2, t=5, size=32, seed=1)
+    never, always = np.zeros((2, 5), np.float32), np.ones((2, 5), np.float32)
+    free = keras.ops.convert_to_numpy(sampled((x, never)))
+    other = x.copy()
+    other[:, 1:] = video(n=2, t=4, size=32, seed=2)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(sampled((other, never))), free)
+    teacher = keras.ops.convert_to_numpy(sampled((x, always)))
+    np.testing.assert_allclose(teacher, model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(free, kb.rollout(model, x[:, :1], 5), atol=1e-6)
+    mixed = never.copy()
+    mixed[1, 2] = 1  # sequence 1 gets the true frame 2 at step 2
+    out = keras.ops.convert_to_numpy(sampled((x, mixed)))
+    np.testing.assert_array_equal(out[0], free[0])
+    np.testing.assert_array_equal(out[1, :2], free[1, :2])
+    assert not np.array_equal(out[1, 2], free[1, 2])
+    assert [v.path for v in sampled.trainable_variables] == [
+        v.path for v in model.trainable_variables
+    ]  # one optimizer serves both, and model.keras saves its state in this order
+
+
+def test_scheduled_sampling_shows_the_context_and_ends_free_running(tmp_path, monkeypatch):
+    seen = []
+    call = keras_train.SampledModel.call
+
+    def spy(self, inputs, training=False):
+        seen.append(keras.ops.convert_to_numpy(inputs[1]).copy())
+        return call(self, inputs, training=training)
+
+    monkeypatch.setattr(keras_train.SampledModel, "call", spy)
+    config = tiny_config(epochs=1, sampling_steps=1, sampling_end=0.0, context_frames=3)
+    history = kb.fit(config, tmp_path, progress=False)
+    first, second = seen[0], seen[-1]  # step 0: p = 1; step 1: p = sampling_end = 0
+    assert first.all()
+    assert second[:, :3].all() and not second[:, 3:].any()
+    assert history["epoch"] == [1]
+    model, _ = kb.load_model(tmp_path / "model.keras")
+    assert model.name == "next_frame_predictor"  # the predictor is saved, not the wrapper
+
+
+def test_scheduled_sampling_resumes_exactly(tmp_path, monkeypatch):
+    clips = video(n=8, t=5, size=32, seed=3)
+    data = {"train_data": clips, "val_data": clips[:2], "progress": False}
+    config = tiny_config(
+        epochs=3, sampling_steps=4, context_frames=2, ema_decay=0.5, learning_rate=1e-2
+    )
+    straight = kb.fit(config, tmp_path / "straight", **data)
+    resumed = _stop_after_epoch_2_and_resume(monkeypatch, config, tmp_path / "resumed", data)
+    for key in ("loss", "val_loss", "val_ssim"):
+        np.testing.assert_allclose(resumed[key], straight[key], rtol=1e-5, err_msg=key)
+    assert straight["val_loss"][0] != straight["val_loss"][2]
+
+
 def test_fit_errors(tmp_path):
-    with pytest.raises(ValueError, match="torch backend only"):
-        kb.fit(tiny_config(sampling_steps=10, context_frames=3), tmp_path, progress=False)
+    conv3d = tiny_config(sampling_steps=10, context_frames=3)
+    conv3d = conv3d.replace(model={"head": "conv3d"})
+    with pytest.raises(ValueError, match="causal"):
+        kb.fit(conv3d, tmp_path, progress=False)
     with pytest.raises(ValueError, match="expected a committed epoch"):
         kb.fit(tiny_config(), tmp_path / "empty", resume=True, progress=False)
     with pytest.raises(ValueError, match="train_data"):

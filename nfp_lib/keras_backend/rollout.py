@@ -38,7 +38,7 @@ def rollout(
     Returns ``(N, horizon, H, W, C)``. ``progress`` counts the predicted frames on stderr (on a
     terminal).
     """
-    step = _Step(model)
+    step = FrameStep(model)
     if not step.config.causal:
         raise ValueError(
             "rollout: expected a causal model (head 'conv2d'), got head "
@@ -110,11 +110,12 @@ def _check_input(model: keras.Model, video: np.ndarray, name: str, min_frames: i
     return video.astype(np.float32, copy=False)
 
 
-class _Step(keras.Model):
+class FrameStep(keras.Model):
     """One time step of a model, sharing its layers (and so its weights).
 
     Inputs: one frame ``(N, 1, H, W, C)`` and every ConvLSTM's ``h`` and ``c``; outputs: the
-    predicted next frame ``(N, 1, H, W, C)`` and the new states, in the same order.
+    predicted next frame ``(N, 1, H, W, C)`` and the new states, in the same order. Batch
+    norms use their moving statistics unless called with ``training=True``.
     """
 
     def __init__(self, model: keras.Model):
@@ -129,7 +130,7 @@ class _Step(keras.Model):
         size = image_size_of(model) // self.config.patch_size
         self.state_shapes = [(size, size, f) for f in self.config.filters for _ in "hc"]
 
-    def call(self, inputs):
+    def call(self, inputs, training=False):
         frame, *states = inputs
         x = self.patch[0](frame) if self.patch[0] else frame
         x = x[:, 0]
@@ -138,7 +139,7 @@ class _Step(keras.Model):
             x, hc = cell(x, states[2 * i : 2 * i + 2])
             new_states += hc
             if norm is not None:
-                x = norm(ops.expand_dims(x, 1), training=False)[:, 0]
+                x = norm(ops.expand_dims(x, 1), training=training)[:, 0]
         x = self.head(ops.expand_dims(x, 1))
         if self.motion:
             x = self.motion([frame, x])

@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from nfp_lib import metrics
-from nfp_lib.config import Config
+from nfp_lib.config import Config, teacher_forcing_probability
 from nfp_lib.data import check_training_data, shift_frames, training_sequences
 from nfp_lib.keras_backend.losses import KERAS_LOSSES
 from nfp_lib.keras_backend.model import (
@@ -30,7 +30,7 @@ from nfp_lib.keras_backend.model import (
     model_config,
     unroll_on_jax,
 )
-from nfp_lib.keras_backend.rollout import predict_next
+from nfp_lib.keras_backend.rollout import FrameStep, predict_next
 from nfp_lib.pretrained import load_start
 from nfp_lib.runs import RunFolder
 from nfp_lib.validation import check_finite_weights, describe_error
@@ -61,16 +61,17 @@ def fit(
     the ConvLSTM layers train in ``mixed_bfloat16`` (:class:`MixedPrecision`), as the torch
     backend's autocast; validation and the saved model are float32.
     With a ``finish_loss`` the model is compiled again, with the same optimizer, from
-    ``finish_from`` on.
+    ``finish_from`` on. With ``sampling_steps`` Keras fits a :class:`SampledModel` around the
+    model (scheduled sampling, as the torch backend's); the model itself is validated and saved.
     With ``ema_decay`` the saved ``model.keras`` holds the weight average and
     ``train_weights.npz`` beside it the weights that training goes on from.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config: expected a Config, got {type(config).__name__}")
-    if config.train.sampling_steps > 0:
+    if config.train.sampling_steps > 0 and not config.model.causal:
         raise ValueError(
-            "sampling_steps: scheduled sampling is implemented by the torch backend only; "
-            f"expected 0 for Keras, got {config.train.sampling_steps}"
+            "sampling_steps: scheduled sampling feeds predictions back frame by frame, which "
+            f"needs a causal model (head 'conv2d'), got head {config.model.head!r}"
         )
     train_data = check_training_data(train_data, "train_data", config)
     val = _validation_video(config, val_data)
@@ -95,6 +96,7 @@ def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dic
         history = {key: [] for key in HISTORY_KEYS}
     if average is None and t.ema_decay:
         average = WeightAverage(model, t.ema_decay)
+    trainer = SampledModel(model) if t.sampling_steps else model
     switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
     for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
         done = len(history["epoch"])
@@ -104,17 +106,23 @@ def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dic
             return history
         if done >= end:  # this part is done (or empty)
             continue
-        if model.loss != KERAS_LOSSES[loss]:
-            model.compile(optimizer=model.optimizer, loss=KERAS_LOSSES[loss])
+        for compiled in {model, trainer}:  # one optimizer: model.keras saves its state
+            if compiled.loss != KERAS_LOSSES[loss]:
+                compiled.compile(optimizer=model.optimizer, loss=KERAS_LOSSES[loss])
         epochs = (first, end)
-        if not _fit_epochs(model, config, train_data, val, history, run, epochs, average, progress):
+        if not _fit_epochs(
+            trainer, model, config, train_data, val, history, run, epochs, average, progress
+        ):
             break
     return history
 
 
-def _fit_epochs(model, config, train_data, val, history, run, epochs, average, progress) -> bool:
-    """``model.fit`` from the next epoch up to ``epochs = (first, end)``'s end, where ``first``
-    is the first epoch trained with the current loss; False when early stopping ended it.
+def _fit_epochs(
+    trainer, model, config, train_data, val, history, run, epochs, average, progress
+) -> bool:
+    """``trainer.fit`` (``model`` or a :class:`SampledModel` of it) from the next epoch up to
+    ``epochs = (first, end)``'s end, where ``first`` is the first epoch trained with the current
+    loss; False when early stopping ended it.
 
     With a :class:`WeightAverage` the callbacks between it and its ``swap_back`` see the average.
     """
@@ -131,17 +139,17 @@ def _fit_epochs(model, config, train_data, val, history, run, epochs, average, p
         )
     mixed = t.mixed_precision and bf16_native()
     callbacks = [
-        *([MixedPrecision()] if mixed else []),
+        *([MixedPrecision(model)] if mixed else []),
         *([average] if average else []),
-        ValidationMetrics(val, t.batch_size, model.loss),
+        ValidationMetrics(model, val, t.batch_size, model.loss),
         stopping,
         *([plateau] if plateau else []),
         _RestorePlateaus(stopping, plateau, history["val_loss"][first:]),
-        EpochCommit(run, history, average),
+        EpochCommit(model, run, history, average),
         *([average.swap_back] if average else []),
     ]
     train = _EpochData(config, train_data, first_epoch=done)
-    model.fit(
+    trainer.fit(
         train,
         steps_per_epoch=train.batches_per_epoch,
         shuffle=False,  # _EpochData shuffles, reproducibly
@@ -150,7 +158,40 @@ def _fit_epochs(model, config, train_data, val, history, run, epochs, average, p
         callbacks=callbacks,
         verbose=1 if progress else 0,
     )
-    return not model.stop_training
+    return not trainer.stop_training
+
+
+class SampledModel(keras.Model):
+    """Scheduled sampling: ``model`` stepped one frame at a time (:class:`FrameStep`, sharing its
+    weights), fed its own previous prediction where ``feed_truth`` says so, as the torch
+    backend's ``sampled_forward``.
+
+    Inputs: frames ``(N, T, H, W, C)`` and ``feed_truth`` ``(N, T)`` (1: the true frame ``t``, 0:
+    the prediction of it from step ``t - 1``; step 0 always sees the true frame). Returns the
+    predictions ``(N, T, H, W, C)``; gradients flow through the fed-back predictions.
+    """
+
+    def __init__(self, model: keras.Model):
+        super().__init__(name="sampled")
+        self.predictor = model
+        self.step = FrameStep(model)
+
+    def build(self, input_shape) -> None:
+        self.built = True  # the predictor's layers are built already
+
+    def call(self, inputs, training=False):
+        frames, feed_truth = inputs
+        n = ops.shape(frames)[0]
+        states = [ops.zeros((n, *shape), frames.dtype) for shape in self.step.state_shapes]
+        predictions = []
+        for t in range(frames.shape[1]):
+            frame = frames[:, t : t + 1]
+            if t:
+                keep = ops.reshape(ops.cast(feed_truth[:, t], frame.dtype), (-1, 1, 1, 1, 1))
+                frame = keep * frame + (1 - keep) * ops.cast(predictions[-1], frame.dtype)
+            prediction, *states = self.step([frame, *states], training=training)
+            predictions.append(prediction)
+        return ops.concatenate(predictions, axis=1)
 
 
 def load_model(path: str | Path) -> tuple[keras.Model, Config]:
@@ -224,24 +265,28 @@ class MixedPrecision(keras.callbacks.Callback):
     save: as the torch backend's bf16 autocast, which covers the training steps only. It must
     come first in the callback list."""
 
+    def __init__(self, model: keras.Model):
+        super().__init__()
+        self.predictor = model
+
     def on_epoch_begin(self, epoch, logs=None):
-        set_precision(self.model, "mixed_bfloat16")
+        set_precision(self.predictor, "mixed_bfloat16")
 
     def on_epoch_end(self, epoch, logs=None):
-        set_precision(self.model, "float32")
+        set_precision(self.predictor, "float32")
 
 
 class ValidationMetrics(keras.callbacks.Callback):
     """Adds ``val_loss`` (with ``loss``, a Keras loss or its name), ``val_mse`` and ``val_ssim``
-    of teacher-forced predictions to each epoch's logs."""
+    of ``model``'s teacher-forced predictions to each epoch's logs."""
 
-    def __init__(self, video: np.ndarray, batch_size: int, loss):
+    def __init__(self, model: keras.Model, video: np.ndarray, batch_size: int, loss):
         super().__init__()
-        self.video, self.batch_size = video, batch_size
+        self.predictor, self.video, self.batch_size = model, video, batch_size
         self.loss = keras.losses.get(loss)
 
     def on_epoch_end(self, epoch, logs=None):
-        predicted = predict_next(self.model, self.video, batch_size=self.batch_size)
+        predicted = predict_next(self.predictor, self.video, batch_size=self.batch_size)
         truth = self.video[:, 1:]
         logs["val_loss"] = float(np.mean(ops.convert_to_numpy(self.loss(truth, predicted))))
         logs["val_mse"] = float(np.mean(metrics.mse(truth, predicted)))
@@ -261,14 +306,15 @@ class WeightAverage(keras.callbacks.Callback):
     def __init__(self, model: keras.Model, decay: float):
         super().__init__()
         self.decay, self.updates = decay, 0
-        self.average = _copies(model.trainable_variables)
+        self.variables = model.trainable_variables
+        self.average = _copies(self.variables)
         self.swap_back = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: self.swap())
 
     def on_train_batch_end(self, batch, logs=None):
         weight = 1.0 - self.decay if self.updates else 1.0
         self.average = [
             ops.add(a, ops.multiply(weight, ops.subtract(ops.stop_gradient(v.value), a)))
-            for a, v in zip(self.average, self.model.trainable_variables, strict=True)
+            for a, v in zip(self.average, self.variables, strict=True)
         ]
         self.updates += 1
 
@@ -277,9 +323,8 @@ class WeightAverage(keras.callbacks.Callback):
 
     def swap(self) -> None:
         """Exchange the model's trainable weights and the average."""
-        variables = self.model.trainable_variables
-        kept = _copies(variables)
-        for variable, average in zip(variables, self.average, strict=True):
+        kept = _copies(self.variables)
+        for variable, average in zip(self.variables, self.average, strict=True):
             variable.assign(average)
         self.average = kept
 
@@ -303,17 +348,17 @@ def _copies(variables) -> list:
 
 
 class EpochCommit(keras.callbacks.Callback):
-    """Appends each epoch to ``history`` and commits the model and the history to the run folder
+    """Appends each epoch to ``history`` and commits ``model`` and the history to the run folder
     together; with a :class:`WeightAverage` (swapped in: the model holds the average) also the
     training weights."""
 
-    def __init__(self, run: RunFolder, history: dict, average: WeightAverage | None = None):
+    def __init__(self, model, run: RunFolder, history: dict, average: WeightAverage | None = None):
         super().__init__()
-        self.run, self.history, self.average = run, history, average
+        self.predictor, self.run, self.history, self.average = model, run, history, average
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
-        rate = ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        rate = ops.convert_to_numpy(self.predictor.optimizer.learning_rate)
         self.learning_rate = float(str(np.float32(rate)))  # 0.001, not 0.0010000000474974513
 
     def on_epoch_end(self, epoch, logs=None):
@@ -333,7 +378,7 @@ class EpochCommit(keras.callbacks.Callback):
     def _write(self, folder: Path) -> None:
         if self.average:
             self.average.save(folder / TRAIN_WEIGHTS_FILE)
-        self.model.save(folder / MODEL_FILE)
+        self.predictor.save(folder / MODEL_FILE)
         (folder / HISTORY_FILE).write_text(json.dumps(self.history, indent=2) + "\n")
 
 
@@ -356,7 +401,8 @@ class _RestorePlateaus(keras.callbacks.Callback):
 
 
 class _EpochData(keras.utils.PyDataset):
-    """The training batches ``(x, y)`` of epochs ``first_epoch .. epochs - 1``, one after another.
+    """The training batches ``(x, y)`` of epochs ``first_epoch .. epochs - 1``, one after another;
+    with scheduled sampling ``((x, feed_truth), y)`` for a :class:`SampledModel`.
 
     Batch ``index`` belongs to epoch ``first_epoch + index // batches_per_epoch``, so what a
     batch holds never depends on when Keras fetches it: epoch ``e`` gets the same batches whether
@@ -380,8 +426,17 @@ class _EpochData(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         epoch = self.first_epoch + index // self.batches_per_epoch
-        start = (index % self.batches_per_epoch) * self.batch_size
-        return shift_frames(self._epoch(epoch)[start : start + self.batch_size])
+        batch = index % self.batches_per_epoch
+        start = batch * self.batch_size
+        x, y = shift_frames(self._epoch(epoch)[start : start + self.batch_size])
+        t = self.config.train
+        if not t.sampling_steps:
+            return x, y
+        step = epoch * self.batches_per_epoch + batch  # the optimiser steps before this one
+        p = teacher_forcing_probability(step, t.sampling_steps, t.sampling_end)
+        feed_truth = np.random.default_rng((t.seed, epoch, batch)).random(x.shape[:2]) < p
+        feed_truth[:, : t.context_frames] = True  # the seen frames are always true
+        return (x, feed_truth.astype(np.float32)), y
 
     def _epoch(self, epoch: int) -> np.ndarray:
         if self.cached[0] != epoch:

@@ -31,7 +31,7 @@ from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from nfp_lib import metrics
-from nfp_lib.config import Config
+from nfp_lib.config import Config, teacher_forcing_probability
 from nfp_lib.data import check_training_data, training_sequences
 from nfp_lib.pretrained import load_start
 from nfp_lib.runs import RunFolder, latest_dir
@@ -44,17 +44,6 @@ from nfp_lib.torch_backend.rollout import to_numpy
 
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time")
 TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch_rng")
-
-
-def teacher_forcing_probability(step: int, sampling_steps: int, sampling_end: float) -> float:
-    """Scheduled sampling: the chance of feeding the true frame at optimiser step ``step``.
-
-    Falls linearly from 1 at step 0 to ``sampling_end`` at ``sampling_steps`` and stays there;
-    1 always when ``sampling_steps`` is 0 (scheduled sampling off).
-    """
-    if sampling_steps <= 0:
-        return 1.0
-    return max(sampling_end, 1.0 - (1.0 - sampling_end) * step / sampling_steps)
 
 
 def sampled_forward(
