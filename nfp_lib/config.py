@@ -215,7 +215,8 @@ class TrainConfig:
         first ``sampling_steps`` optimiser steps the probability of feeding the model the true
         frame (instead of its own prediction) falls linearly from 1 to ``sampling_end``, as in
         PredRNN. With ``sampling_end`` 0 training ends free-running, as the model is used in a
-        rollout. 0 steps turns scheduled sampling off.
+        rollout. 0 steps turns scheduled sampling off. ``sampling_start`` optimiser steps of
+        plain teacher forcing come first (the fall starts after them).
     ema_decay: 0 (the default) trains as usual. Else keep an exponential moving average of the
         weights, ``average = ema_decay * average + (1 - ema_decay) * weights`` after every
         optimiser step (the first step copies the weights), as Keras' optimizers do with
@@ -252,6 +253,7 @@ class TrainConfig:
     fresh_data: bool = False
     sampling_steps: int = 0
     sampling_end: float = 0.0
+    sampling_start: int = 0
     context_frames: int = 10
     ema_decay: float = 0.0
     init_from: str = ""
@@ -287,7 +289,7 @@ class TrainConfig:
                 f"num_train, num_val, num_frames, image_size: the sequences would take "
                 f"{data_bytes / 2**30:.1f} GiB, expected at most {MAX_DATA_BYTES / 2**30:.0f} GiB"
             )
-        for name in ("lr_patience", "sampling_steps"):
+        for name in ("lr_patience", "sampling_steps", "sampling_start"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: expected an integer >= 0, got {getattr(self, name)}")
         if self.early_stopping_patience < 1:
@@ -457,15 +459,19 @@ PRESETS["wide-masks-ss"] = PRESETS["wide-masks"].replace(
 )
 
 
-def teacher_forcing_probability(step: int, sampling_steps: int, sampling_end: float) -> float:
+def teacher_forcing_probability(
+    step: int, sampling_steps: int, sampling_end: float, sampling_start: int = 0
+) -> float:
     """Scheduled sampling: the chance of feeding the true frame at optimiser step ``step``.
 
-    Falls linearly from 1 at step 0 to ``sampling_end`` at ``sampling_steps`` and stays there;
-    1 always when ``sampling_steps`` is 0 (scheduled sampling off). Both backends use it.
+    1 up to step ``sampling_start``, then falls linearly to ``sampling_end`` over
+    ``sampling_steps`` steps and stays there; 1 always when ``sampling_steps`` is 0 (scheduled
+    sampling off). Both backends use it.
     """
     if sampling_steps <= 0:
         return 1.0
-    return max(sampling_end, 1.0 - (1.0 - sampling_end) * step / sampling_steps)
+    fallen = max(0, step - sampling_start) / sampling_steps
+    return max(sampling_end, 1.0 - (1.0 - sampling_end) * fallen)
 
 
 def check_resume(path: str | Path, saved: Config, config: Config, done: int) -> None:

@@ -340,6 +340,9 @@ def test_teacher_forcing_probability_falls_linearly():
     assert teacher_forcing_probability(50, 100, 0.2) == pytest.approx(0.6)
     assert teacher_forcing_probability(100, 100, 0.2) == pytest.approx(0.2)
     assert teacher_forcing_probability(500, 100, 0.2) == pytest.approx(0.2)
+    assert teacher_forcing_probability(300, 100, 0.2, sampling_start=300) == 1.0
+    assert teacher_forcing_probability(350, 100, 0.2, sampling_start=300) == pytest.approx(0.6)
+    assert teacher_forcing_probability(10**6, 100, 0.2, sampling_start=300) == pytest.approx(0.2)
 
 
 def test_sampled_forward_feeds_back_predictions_or_truth():

@@ -433,7 +433,7 @@ class _EpochData(keras.utils.PyDataset):
         if not t.sampling_steps:
             return x, y
         step = epoch * self.batches_per_epoch + batch  # the optimiser steps before this one
-        p = teacher_forcing_probability(step, t.sampling_steps, t.sampling_end)
+        p = teacher_forcing_probability(step, t.sampling_steps, t.sampling_end, t.sampling_start)
         feed_truth = np.random.default_rng((t.seed, epoch, batch)).random(x.shape[:2]) < p
         feed_truth[:, : t.context_frames] = True  # the seen frames are always true
         return (x, feed_truth.astype(np.float32)), y

@@ -378,7 +378,9 @@ def _train_epoch(
         x, y = batch[:, :-1], batch[:, 1:]
         feed_truth = None
         if tc.sampling_steps > 0:
-            p = teacher_forcing_probability(step, tc.sampling_steps, tc.sampling_end)
+            p = teacher_forcing_probability(
+                step, tc.sampling_steps, tc.sampling_end, tc.sampling_start
+            )
             feed_truth = torch.rand(x.shape[:2]) < p
             feed_truth[:, : tc.context_frames] = True  # the seen frames are always true
             feed_truth = feed_truth.to(device)
