@@ -71,6 +71,7 @@ def test_bad_model_config(kwargs, match):
         ({"image_size": 16}, "image_size"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"sampling_end": 1.5}, "sampling_end"),
+        ({"sampling_start": -1}, "sampling_start"),
         ({"lr_schedule": "step"}, "lr_schedule"),
     ],
 )
