@@ -452,17 +452,18 @@ def test_sampled_model_feeds_back_predictions_or_truth():
 
 
 def test_scheduled_sampling_shows_the_context_and_ends_free_running(tmp_path, monkeypatch):
-    seen = []
-    call = keras_train.SampledModel.call
+    seen = {}
+    get = keras_train._EpochData.__getitem__
 
-    def spy(self, inputs, training=False):
-        seen.append(keras.ops.convert_to_numpy(inputs[1]).copy())
-        return call(self, inputs, training=training)
+    def spy(self, index):
+        (x, feed_truth), y = get(self, index)
+        seen[index] = feed_truth
+        return (x, feed_truth), y
 
-    monkeypatch.setattr(keras_train.SampledModel, "call", spy)
+    monkeypatch.setattr(keras_train._EpochData, "__getitem__", spy)
     config = tiny_config(epochs=1, sampling_steps=1, sampling_end=0.0, context_frames=3)
     history = kb.fit(config, tmp_path, progress=False)
-    first, second = seen[0], seen[-1]  # step 0: p = 1; step 1: p = sampling_end = 0
+    first, second = seen[0], seen[1]  # step 0: p = 1; step 1: p = sampling_end = 0
     assert first.all()
     assert second[:, :3].all() and not second[:, 3:].any()
     assert history["epoch"] == [1]

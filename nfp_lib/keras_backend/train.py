@@ -311,6 +311,8 @@ class WeightAverage(keras.callbacks.Callback):
         self.swap_back = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: self.swap())
 
     def on_train_batch_end(self, batch, logs=None):
+        if keras.backend.backend() == "jax":
+            self.model.jax_state_sync()  # JAX holds the new weights apart until asked
         weight = 1.0 - self.decay if self.updates else 1.0
         self.average = [
             ops.add(a, ops.multiply(weight, ops.subtract(ops.stop_gradient(v.value), a)))
