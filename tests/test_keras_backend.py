@@ -302,7 +302,7 @@ def test_mixed_precision_trains_in_bf16_where_native_and_saves_float32(trained, 
     assert model.get_layer("convlstm_0").dtype_policy.name == "float32"
 
 
-@pytest.mark.parametrize("loss", ["bce", "mse", "l1", "ssim"])
+@pytest.mark.parametrize("loss", ["bce", "mse", "l1", "ssim", "ssim_bce"])
 def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses):
     clips = video(n=4, t=5, size=32, seed=3)
     config = tiny_config(epochs=1, loss=loss)

@@ -83,3 +83,14 @@ def test_bce_clips_saturated_predictions_as_keras_does_and_keeps_gradients_finit
     assert np.isfinite(gradient).all()
     np.testing.assert_array_equal(gradient[:5], 0)  # clipped pixels: no gradient, as in Keras
     assert gradient[5] == pytest.approx((0.4 - 0.2) / (0.4 * 0.6) / 6, rel=1e-5)
+
+
+def test_ssim_bce_is_the_sum_of_its_two_losses_in_both_backends(reference_losses):
+    truth, guess = pair((3, 2, 16, 16, 1), seed=4)
+    guess = np.clip(guess, 0.05, 0.95)
+    expected = reference_losses["ssim_bce"](truth.astype(np.float64), guess.astype(np.float64))
+    assert expected > reference_losses["ssim"](truth, guess) + 0.1  # the BCE term counts
+    torch_value = LOSSES["ssim_bce"](torch_layout(guess), torch_layout(truth)).item()
+    keras_value = float(np.mean(ops.convert_to_numpy(KERAS_LOSSES["ssim_bce"](truth, guess))))
+    assert torch_value == pytest.approx(expected, rel=1e-5)
+    assert keras_value == pytest.approx(expected, rel=1e-5)

@@ -151,7 +151,7 @@ def test_loss_decreases_on_fixed_data(tmp_path):
     assert history["val_loss"][-1] < history["val_loss"][0]
 
 
-@pytest.mark.parametrize("loss", ["bce", "l1", "mse", "ssim"])
+@pytest.mark.parametrize("loss", ["bce", "l1", "mse", "ssim", "ssim_bce"])
 def test_validation_loss_is_the_configured_loss(tmp_path, loss, reference_losses):
     video = generate_moving_mnist(4, num_frames=5, size=32, seed=3)
     config = TINY.replace(train={"epochs": 1, "batch_size": 4, "loss": loss})

@@ -11,7 +11,7 @@ import sys
 if "keras" not in sys.modules:
     os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from nfp_lib.keras_backend.losses import KERAS_LOSSES, ssim_loss
+from nfp_lib.keras_backend.losses import KERAS_LOSSES, ssim_bce_loss, ssim_loss
 from nfp_lib.keras_backend.model import (
     DepthToSpace,
     DynamicFilter,
@@ -50,6 +50,7 @@ __all__ = [
     "rollout",
     "rollout_rerun",
     "set_precision",
+    "ssim_bce_loss",
     "ssim_loss",
     "unroll_on_jax",
 ]

@@ -1,4 +1,5 @@
-"""The training losses by name, as ``model.compile`` takes them: BCE, MSE, L1 and SSIM."""
+"""The training losses by name, as ``model.compile`` takes them: BCE, MSE, L1, SSIM and
+SSIM + BCE."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import keras
 from keras import ops
 
 from nfp_lib import metrics
+from nfp_lib.config import SSIM_BCE_WEIGHT
 
 
 @keras.saving.register_keras_serializable(package="nfp")
@@ -40,9 +42,19 @@ def ssim_loss(y_true, y_pred):
     return 1 - ops.mean(ops.reshape(ssim, (n, -1)), axis=1)
 
 
+@keras.saving.register_keras_serializable(package="nfp")
+def ssim_bce_loss(y_true, y_pred):
+    """:func:`ssim_loss` plus ``SSIM_BCE_WEIGHT`` times the mean binary cross-entropy, per
+    sequence ``(N,)``; the torch backend's ``ssim_bce_loss`` computes the same."""
+    bce = keras.losses.binary_crossentropy(y_true, y_pred)  # (N, T, H, W): mean over channels
+    per_sequence = ops.mean(ops.reshape(ops.cast(bce, "float32"), (ops.shape(bce)[0], -1)), 1)
+    return ssim_loss(y_true, y_pred) + SSIM_BCE_WEIGHT * per_sequence
+
+
 KERAS_LOSSES = {
     "bce": "binary_crossentropy",
     "mse": "mean_squared_error",
     "l1": "mean_absolute_error",
     "ssim": ssim_loss,
+    "ssim_bce": ssim_bce_loss,
 }

@@ -12,7 +12,7 @@ from nfp_lib.torch_backend.checkpoint import (
     save_checkpoint,
 )
 from nfp_lib.torch_backend.convlstm import ConvLSTM, ConvLSTMCell
-from nfp_lib.torch_backend.losses import LOSSES, bce_loss, ssim_loss
+from nfp_lib.torch_backend.losses import LOSSES, bce_loss, ssim_bce_loss, ssim_loss
 from nfp_lib.torch_backend.model import (
     NextFramePredictor,
     apply_dynamic_filters,
@@ -56,6 +56,7 @@ __all__ = [
     "rollout_rerun",
     "sampled_forward",
     "save_checkpoint",
+    "ssim_bce_loss",
     "ssim_loss",
     "teacher_forcing_probability",
     "to_numpy",

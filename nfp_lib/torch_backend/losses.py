@@ -1,4 +1,5 @@
-"""The training losses by name: BCE, MSE, L1 and SSIM, each ``loss(prediction, target)``.
+"""The training losses by name: BCE, MSE, L1, SSIM and SSIM + BCE, each
+``loss(prediction, target)``.
 
 All take frames in [0, 1] of any shape ending in ``(H, W)`` and return a scalar mean.
 """
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from nfp_lib import metrics
+from nfp_lib.config import SSIM_BCE_WEIGHT
 
 EPSILON = 1e-7
 """How far from 0 and 1 :func:`bce_loss` clips predictions: Keras' ``backend.epsilon()``."""
@@ -59,9 +61,20 @@ def ssim_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1 - ssim.mean()
 
 
+def ssim_bce_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`ssim_loss` plus ``SSIM_BCE_WEIGHT`` times :func:`bce_loss`.
+
+    Trained on its own predictions far from the context, a model scored by SSIM alone keeps
+    the strokes it is sure of and drops the others, so its rollouts fade; BCE alone keeps the
+    ink but blurs it. The sum keeps both (the book's 30-frame fine-tune measures the three).
+    """
+    return ssim_loss(prediction, target) + SSIM_BCE_WEIGHT * bce_loss(prediction, target)
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "bce": bce_loss,
     "mse": F.mse_loss,
     "l1": F.l1_loss,
     "ssim": ssim_loss,
+    "ssim_bce": ssim_bce_loss,
 }
