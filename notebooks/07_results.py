@@ -127,13 +127,13 @@ print(
 
 # %%
 print("better than the baseline at every horizon?")
-print(f"{'':18} {'copy-last':>15} {'blank frame':>15}")
-print(f"{'':18} {'MSE':>7} {'SSIM':>7} {'MSE':>7} {'SSIM':>7}")
+print(f"{'':26} {'copy-last':>15} {'blank frame':>15}")
+print(f"{'':26} {'MSE':>7} {'SSIM':>7} {'MSE':>7} {'SSIM':>7}")
 bases = ("copy_last", "blank")
 for name, m in results.items():
     wins = evaluate.beats_baselines(m)
     cells = [wins[b][metric] for b in bases for metric in ("mse", "ssim")]
-    print(f"{name:18}" + "".join(f" {cell!s:>7}" for cell in cells))
+    print(f"{name:26}" + "".join(f" {cell!s:>7}" for cell in cells))
 
 # %% [markdown]
 # Per predicted frame, against the baselines:

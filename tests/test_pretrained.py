@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nfp_lib import data
-from nfp_lib.evaluate import predict_future
+from nfp_lib.evaluate import beats_baselines, predict_future
 from nfp_lib.pretrained import (
     CHECKPOINT_DIR,
     list_pretrained,
@@ -21,6 +21,7 @@ SHIPPED = {
     "laptop-masks-torch": "torch",
     "wide-masks-torch": "torch",
     "wide-masks-ss-torch": "torch",
+    "wide-masks-long-ssim-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -44,6 +45,12 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
     assert metrics["num_sequences"] == 500 and metrics["horizon"] == 10
     assert np.all(np.array(metrics["rollout"]["mse"]) < np.array(metrics["copy_last"]["mse"]))
     assert metrics["seen_frames"] == list(range(10)) and "ink" in metrics["blank"]
+
+
+@pytest.mark.parametrize("name", ["wide-masks-ss-torch", "wide-masks-long-ssim-torch"])
+def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
+    wins = beats_baselines(pretrained_metrics(name))
+    assert wins["blank"] == {"mse": True, "ssim": True}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
