@@ -65,6 +65,7 @@ SEED = 0
 
 # %%
 import pprint
+import textwrap
 import time
 
 import matplotlib.pyplot as plt
@@ -437,10 +438,13 @@ def num_parameters(config):
     )
 
 
+models = {}  # one row per model: fine-tuning presets reuse an earlier one's
+for name, preset in PRESETS.items():
+    models.setdefault(preset.model, name)
+same = [n for n, p in PRESETS.items() if models[p.model] != n]
 header = f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5}"
 print(f"{header} {'head':>22}")
-for name, preset in PRESETS.items():
-    m = preset.model
+for m, name in models.items():
     k = m.motion_kernel
     head = f"motion {k}x{k}" if k else "pixels"
     if m.motion_masks:
@@ -450,12 +454,13 @@ for name, preset in PRESETS.items():
 
 header = f"{'preset':12} {'grid':>8} {'parameters':>11}"
 print(f"\n{header} {'multiply-adds/frame':>20}")
-for name, preset in PRESETS.items():
-    m = preset.model
+for m, name in models.items():
     side = IMAGE_SIZE // m.patch_size
     grid = f"{side} x {side}"
     macs = bench.model_macs(m) / 1e6
     print(f"{name:12} {grid:>8} {num_parameters(m):11,} {macs:18,.0f} M")
+print("\nthe same model as an earlier preset (they fine-tune it):")
+print(textwrap.fill(", ".join(same), 80))
 keras_io = PRESETS["keras-io"].model
 weights = num_parameters(keras_io) / num_parameters(config)
 ratio = bench.model_macs(keras_io) / bench.model_macs(config)
