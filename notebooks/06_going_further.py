@@ -798,6 +798,10 @@ viz.show_gif(
 #    ratio with `bench.model_macs`.
 # 3. Make a GIF of your own and continue it with `python -m nfp_lib predict --input clip.gif
 #    --frames 10 --gif out.gif`.
+# 4. Give the `laptop-masks` model `patch_size` 8 and `filters` (64, 64, 64): check with
+#    `bench.model_macs` that it costs what the 4 x 4-patch model costs, train both the same way
+#    in float32 and score them with `evaluate`. Which wins, and does either beat the blank frame
+#    at every horizon? (The `laptop-masks-torch` checkpoint's README records our runs.)
 #
 # ## What's next
 #
