@@ -293,31 +293,42 @@ CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def cpu_info() -> dict:
-    """The CPU: ``model`` (its name), ``cores``, PyTorch's ``threads``, which of
+    """The CPU: ``model`` (its name), ``family`` and ``model_number`` (x86's ``cpu family`` and
+    ``model``, which tell e.g. AMD Zen 2 (23, 49) from Zen 3 (25, 1) where a virtual machine names
+    only "AMD EPYC"; ``None`` where unknown), ``cores``, PyTorch's ``threads``, which of
     :data:`CPU_FLAGS` it has, and ``bf16_native`` (whether bf16 autocast is fast on it)."""
     import torch
 
     from nfp_lib.torch_backend import bf16_native
 
-    name, flags = platform.processor() or "unknown", set()
     try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        fields = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
     except OSError:  # not Linux
-        lines = []
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() == "model name":
-            name = value.strip()
-        elif key.strip() == "flags":
-            flags = set(value.split())
-            break
+        fields = {}
+    flags = set(fields.get("flags", "").split())
+    family, number = fields.get("cpu family", ""), fields.get("model", "")
+    known = family.isdigit() and number.isdigit()  # x86
     return {
-        "model": name,
+        "model": fields.get("model name") or platform.processor() or "unknown",
+        "family": int(family) if known else None,
+        "model_number": int(number) if known else None,
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "flags": [flag for flag in CPU_FLAGS if flag in flags],
         "bf16_native": bf16_native(torch.device("cpu")),
     }
+
+
+def parse_cpuinfo(text: str) -> dict[str, str]:
+    """The first processor's ``key: value`` lines of a Linux ``/proc/cpuinfo``."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() and fields:
+            break
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
 
 
 def training_throughput(preset: str, repeats: int = 5, size: int = SIZE) -> dict:

@@ -1,5 +1,6 @@
 import statistics
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -158,6 +159,25 @@ def test_cpu_info_names_the_cpu_and_whether_bf16_is_native():
     assert info["model"] and info["cores"] >= 1 and info["threads"] == torch.get_num_threads()
     assert set(info["flags"]) <= set(bench.CPU_FLAGS)
     assert info["bf16_native"] == torch_backend.bf16_native(torch.device("cpu"))
+    cpuinfo = Path("/proc/cpuinfo")
+    fields = bench.parse_cpuinfo(cpuinfo.read_text()) if cpuinfo.exists() else {}
+    if fields.get("cpu family", "").isdigit():  # x86 Linux
+        assert info["family"] == int(fields["cpu family"]) >= 1
+        assert info["model_number"] == int(fields["model"])
+    else:
+        assert info["family"] is None and info["model_number"] is None
+
+
+def test_parse_cpuinfo_reads_the_first_processor_only():
+    text = (
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+        "model name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n\n"
+        "processor\t: 1\ncpu family\t: 23\nmodel\t\t: 49\nflags\t\t: fpu\n"
+    )
+    fields = bench.parse_cpuinfo(text)
+    assert fields["cpu family"] == "25" and fields["model"] == "1"
+    assert fields["model name"] == "AMD EPYC" and fields["flags"] == "fpu avx2 fma"
+    assert bench.parse_cpuinfo("\n\nprocessor : 0\nmodel : 7\n") == {"processor": "0", "model": "7"}
 
 
 @pytest.mark.parametrize("threads, slices", [(1, 1), (2, 2)])
