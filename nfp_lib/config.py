@@ -489,6 +489,23 @@ PRESETS["wide-masks-long-ssim"] = PRESETS["wide-masks-long"].replace(
     },
 )
 
+# The same budget spent differently: 8x8 patches make a 64x64 frame 8x8x64, a quarter of the
+# positions, so 3 x 128 filters cost about what ``wide-masks``' 3 x 64 cost at 16x16 (four times
+# the weights). Trained as ``wide-masks`` for 90 epochs, then as its two fine-tunes in one run:
+# ``big-masks-long`` (30-frame clips, scheduled sampling falling to free-running over the first
+# 500 steps, BCE) and ``big-masks-long-ssim`` (``ssim_bce``), each from the last one's folder.
+PRESETS["big-masks"] = PRESETS["wide-masks"].replace(
+    model={"filters": (128, 128, 128), "patch_size": 8}
+)
+PRESETS["big-masks-long"] = PRESETS["wide-masks-long"].replace(
+    model={"filters": (128, 128, 128), "patch_size": 8},
+    train={"init_from": "runs/big-masks", "epochs": 24, "sampling_steps": 500},
+)
+PRESETS["big-masks-long-ssim"] = PRESETS["wide-masks-long-ssim"].replace(
+    model={"filters": (128, 128, 128), "patch_size": 8},
+    train={"init_from": "runs/big-masks-long"},
+)
+
 
 def teacher_forcing_probability(
     step: int, sampling_steps: int, sampling_end: float, sampling_start: int = 0

@@ -22,6 +22,7 @@ SHIPPED = {
     "wide-masks-torch": "torch",
     "wide-masks-ss-torch": "torch",
     "wide-masks-long-ssim-torch": "torch",
+    "big-masks-long-ssim-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -47,7 +48,9 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
     assert metrics["seen_frames"] == list(range(10)) and "ink" in metrics["blank"]
 
 
-@pytest.mark.parametrize("name", ["wide-masks-ss-torch", "wide-masks-long-ssim-torch"])
+@pytest.mark.parametrize(
+    "name", ["wide-masks-ss-torch", "wide-masks-long-ssim-torch", "big-masks-long-ssim-torch"]
+)
 def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
     wins = beats_baselines(pretrained_metrics(name))
     assert wins["blank"] == {"mse": True, "ssim": True}
