@@ -603,21 +603,27 @@ for name in ("wide-masks-ss-torch", LONG):
 # %% [markdown]
 # And on the same 30-frame test videos, SSIM and ink ratio frame by frame:
 
+
 # %%
-long_model, _ = pretrained.load_any(LONG)
-long_results[LONG] = evaluate.evaluate(
-    long_model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
-)
-for metric in ("ssim", "ink"):
-    curves = {
-        name: long_results[name]["rollout"][metric]
-        for name in ("wide-masks-ss-torch", LONG)
-    }
-    if metric == "ssim":
-        curves["blank frame"] = free_result["blank"]["ssim"]
-    title = f"{metric}, {LONG_HORIZON} frames after {CONTEXT} seen"
-    display(viz.plot_metric_curves(curves, metric, title=title))
-show_video_0(long_model, LONG)
+def compare_long(before: str, after: str) -> None:
+    """Roll `after` out on the 30-frame test videos; plot its SSIM and ink
+    beside `before`'s (and the blank frame's SSIM); show test video 0."""
+    model, _ = pretrained.load_any(after)
+    long_results[after] = evaluate.evaluate(
+        model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
+    )
+    for metric in ("ssim", "ink"):
+        curves = {
+            n: long_results[n]["rollout"][metric] for n in (before, after)
+        }
+        if metric == "ssim":
+            curves["blank frame"] = free_result["blank"]["ssim"]
+        title = f"{metric}, {LONG_HORIZON} frames after {CONTEXT} seen"
+        display(viz.plot_metric_curves(curves, metric, title=title))
+    display(show_video_0(model, after))
+
+
+compare_long("wide-masks-ss-torch", LONG)
 
 # %% tags=["hide-input"]
 ink[LONG] = np.mean(long_results[LONG]["rollout"]["ink"][late])
@@ -674,19 +680,7 @@ for name in (LONG, BIG):
 # And on the same 30-frame test videos:
 
 # %%
-big_model, _ = pretrained.load_any(BIG)
-long_results[BIG] = evaluate.evaluate(
-    big_model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
-)
-for metric in ("ssim", "ink"):
-    curves = {
-        name: long_results[name]["rollout"][metric] for name in (LONG, BIG)
-    }
-    if metric == "ssim":
-        curves["blank frame"] = free_result["blank"]["ssim"]
-    title = f"{metric}, {LONG_HORIZON} frames after {CONTEXT} seen"
-    display(viz.plot_metric_curves(curves, metric, title=title))
-show_video_0(big_model, BIG)
+compare_long(LONG, BIG)
 
 # %% tags=["hide-input"]
 ink[BIG] = np.mean(long_results[BIG]["rollout"]["ink"][late])
