@@ -491,9 +491,10 @@ PRESETS["wide-masks-long-ssim"] = PRESETS["wide-masks-long"].replace(
 
 # The same budget spent differently: 8x8 patches make a 64x64 frame 8x8x64, a quarter of the
 # positions, so 3 x 128 filters cost about what ``wide-masks``' 3 x 64 cost at 16x16 (four times
-# the weights). Trained as ``wide-masks`` for 90 epochs, then as its two fine-tunes in one run:
-# ``big-masks-long`` (30-frame clips, scheduled sampling falling to free-running over the first
-# 500 steps, BCE) and ``big-masks-long-ssim`` (``ssim_bce``), each from the last one's folder.
+# the weights). Trained as ``wide-masks`` for 90 epochs, then fine-tuned in two runs, each from
+# the last one's folder: ``big-masks-long`` does in one run what ``wide-masks-ss`` and
+# ``wide-masks-long`` do in two (30-frame clips, scheduled sampling falling to free-running over
+# the first 500 steps, BCE), and ``big-masks-long-ssim`` finishes with ``ssim_bce``.
 PRESETS["big-masks"] = PRESETS["wide-masks"].replace(
     model={"filters": (128, 128, 128), "patch_size": 8}
 )
