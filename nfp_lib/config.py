@@ -495,16 +495,13 @@ PRESETS["wide-masks-long-ssim"] = PRESETS["wide-masks-long"].replace(
 # the last one's folder: ``big-masks-long`` does in one run what ``wide-masks-ss`` and
 # ``wide-masks-long`` do in two (30-frame clips, scheduled sampling falling to free-running over
 # the first 500 steps, BCE), and ``big-masks-long-ssim`` finishes with ``ssim_bce``.
-PRESETS["big-masks"] = PRESETS["wide-masks"].replace(
-    model={"filters": (128, 128, 128), "patch_size": 8}
-)
+_BIG = {"filters": (128, 128, 128), "patch_size": 8}
+PRESETS["big-masks"] = PRESETS["wide-masks"].replace(model=_BIG)
 PRESETS["big-masks-long"] = PRESETS["wide-masks-long"].replace(
-    model={"filters": (128, 128, 128), "patch_size": 8},
-    train={"init_from": "runs/big-masks", "epochs": 24, "sampling_steps": 500},
+    model=_BIG, train={"init_from": "runs/big-masks", "epochs": 24, "sampling_steps": 500}
 )
 PRESETS["big-masks-long-ssim"] = PRESETS["wide-masks-long-ssim"].replace(
-    model={"filters": (128, 128, 128), "patch_size": 8},
-    train={"init_from": "runs/big-masks-long"},
+    model=_BIG, train={"init_from": "runs/big-masks-long"}
 )
 
 
