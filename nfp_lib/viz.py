@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from matplotlib.image import AxesImage
 
 HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "mse": False, "mae": False, "mse_sum": False}
+BASELINE_STYLES = {
+    "copy last frame": {"color": "0.45", "linestyle": "--"},
+    "blank frame": {"color": "black", "linestyle": ":"},
+}
+"""How :func:`plot_metric_curves` draws the two baselines: grey and black, dashed, no markers."""
+_MARKERS = "os^Dv"  # with the ten default colours: fifty model curves before a style repeats
 _PANEL = 1.3  # inches per frame in the grids
 _ROW = 1.55  # inches per row of frames, titles included
 
@@ -167,15 +173,24 @@ def plot_metric_curves(
     """Curves of ``metric`` against the prediction horizon 1..T, one line per model.
 
     ``curves`` maps a label (``"ConvLSTM"``, ``"copy last frame"``) to the per-frame scores.
-    The legend sits to the right of the plot, where it covers no curve.
+    The baselines named in :data:`BASELINE_STYLES` are dashed reference lines; every other
+    curve gets a colour and marker of its own. The legend sits to the right of the plot, where
+    it covers no curve.
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(f"curves: expected a non-empty dict label -> scores, got {curves!r}")
     fig = _new_figure(figsize=(8, 3.5), layout="constrained")
     ax = fig.subplots()
+    colours = [f"C{i}" for i in range(10)]
+    models = 0
     for label, values in curves.items():
         y = _curve(values, f"curves[{label!r}]")
-        ax.plot(np.arange(1, len(y) + 1), y, marker="o", markersize=3, label=str(label))
+        style = BASELINE_STYLES.get(str(label))
+        if style is None:
+            marker = _MARKERS[models // len(colours) % len(_MARKERS)]
+            style = {"color": colours[models % len(colours)], "marker": marker, "markersize": 3}
+            models += 1
+        ax.plot(np.arange(1, len(y) + 1), y, label=str(label), **style)
     better = HIGHER_IS_BETTER.get(metric.lower())
     hint = "" if better is None else (" (higher is better)" if better else " (lower is better)")
     ax.set_xlabel("frames ahead")

@@ -70,6 +70,22 @@ def test_plot_metric_curves_against_horizon():
     assert "lower is better" in viz.plot_metric_curves({"a": [1.0]}, "mse").axes[0].get_ylabel()
 
 
+def test_plot_metric_curves_tells_every_curve_apart():
+    # the results chapter draws every shipped checkpoint and both baselines in one plot: more
+    # curves than the ten default colours, and no two may look alike
+    curves = {f"model {i}": np.linspace(0.9 - i / 50, 0.6, 10) for i in range(12)}
+    curves["copy last frame"] = [0.7] * 10
+    curves["blank frame"] = [0.74] * 10
+    lines = viz.plot_metric_curves(curves, "ssim").axes[0].get_lines()
+    styles = [(line.get_color(), line.get_marker(), line.get_linestyle()) for line in lines]
+    assert len(set(styles)) == len(curves)
+    by_label = {line.get_label(): line for line in lines}
+    for base in ("copy last frame", "blank frame"):
+        assert by_label[base].get_linestyle() in ("--", ":")
+        assert by_label[base].get_marker() in ("None", "", None)
+    assert all(by_label[f"model {i}"].get_linestyle() == "-" for i in range(12))
+
+
 def test_plot_metric_curves_legend_covers_no_curve():
     curves = {f"model {i}": np.linspace(0.9 - i / 20, 0.6, 10) for i in range(7)}
     fig = viz.plot_metric_curves(curves, "ssim")
