@@ -23,6 +23,7 @@ SHIPPED = {
     "wide-masks-ss-torch": "torch",
     "wide-masks-long-ssim-torch": "torch",
     "big-masks-long-ssim-torch": "torch",
+    "big-masks-more-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -49,7 +50,13 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["wide-masks-ss-torch", "wide-masks-long-ssim-torch", "big-masks-long-ssim-torch"]
+    "name",
+    [
+        "wide-masks-ss-torch",
+        "wide-masks-long-ssim-torch",
+        "big-masks-long-ssim-torch",
+        "big-masks-more-torch",
+    ],
 )
 def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
     wins = beats_baselines(pretrained_metrics(name))
