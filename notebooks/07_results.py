@@ -161,7 +161,9 @@ for metric in ("mse_sum", "ssim"):
 # Only the two `laptop` checkpoints are drawn: the others trained while other runs shared the
 # cores (their READMEs say so), so their minutes are not comparable. Nor are these two quite:
 # PyTorch ran its forward passes in bfloat16, Keras in float32, and `laptop-keras` is the older
-# 10-epoch preset. The legend says which is which.
+# 10-epoch preset. Beside them, the PyTorch preset once more with bfloat16 switched off
+# (`mixed_precision=False`), on an idle AMD Zen 4 (`nfp_lib/results/laptop-float32.json`). The
+# legend says which is which.
 
 # %%
 GOAL_SSIM, GOAL_MINUTES = 0.90, 15  # the laptop preset's target
@@ -177,6 +179,22 @@ for name in (n for n in precision if n in checkpoints):
         f"{name:<14} {epochs} epochs in {minutes[-1]:.1f} min: "
         f"validation SSIM {history['val_ssim'][-1]:.3f}"
     )
+float32_run = stored_result("laptop-float32")
+history = float32_run["history"]
+minutes = np.cumsum(history["time"]) / 60
+kind, epochs = float32_run["cpu"]["kind"], len(minutes)
+label = f"laptop-torch rerun, float32 ({kind}), {epochs} epochs"
+ax.plot(minutes, history["val_ssim"], marker="s", markersize=3, label=label)
+tested = float32_run["evaluate"]
+print(
+    f"{'float32 rerun':<14} {epochs} epochs in {minutes[-1]:.1f} min: "
+    f"validation SSIM {history['val_ssim'][-1]:.3f}"
+)
+print(
+    f"{'':<14} test: next-frame SSIM {tested['next_frame_ssim']:.3f}, "
+    f"rollout SSIM {tested['rollout_ssim']:.3f}, "
+    f"MSE {tested['rollout_mse_sum']:.1f}"
+)
 goal = f"goal: SSIM {GOAL_SSIM:.2f}"
 ax.axhline(GOAL_SSIM, color="gray", linestyle="--", linewidth=1, label=goal)
 ax.axvline(
@@ -277,6 +295,10 @@ display(
   not native (`bf16_native` is False) `fit` stays in float32: an epoch took
   {listed_s(float32_s)} on two cores of an {" and an ".join(float32_s)},
   so the {len(torch_log["epoch"])} epochs take {float32_minutes} minutes there.
+  The float32 epochs above were timed with an earlier version of the library.
+  Today's preset in float32 on an idle {float32_run["cpu"]["kind"]}, which has
+  bfloat16, took {np.sum(float32_run["history"]["time"]) / 60:.1f} minutes (the
+  plot above) and scored as `laptop-torch` does: there bfloat16 buys little.
 - **The weight average.** At a high learning rate the weights jitter, and more
   BCE epochs stopped paying: a 17-epoch run scored {listed(late.values())} in
   epochs {min(late)} to {max(late)}. A moving average of the weights

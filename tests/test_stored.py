@@ -22,6 +22,16 @@ def test_every_logged_run_has_a_score():
         assert run["run"] and 0 < run["val_ssim"] < 1, run
 
 
+def test_the_float32_rerun_says_where_it_ran_and_logs_every_epoch():
+    run = stored_result("laptop-float32")
+    assert run["cpu"]["kind"] and run["cpu"]["cores"] == 2
+    history = run["history"]
+    epochs = len(history["epoch"])
+    assert epochs == len(history["time"]) == len(history["val_ssim"]) >= 1
+    assert all(t > 0 for t in history["time"]) and 0 < history["val_ssim"][-1] < 1
+    assert 0 < run["evaluate"]["next_frame_ssim"] < 1
+
+
 def test_unknown_name_lists_the_stored_ones():
     with pytest.raises(ValueError, match="published"):
         stored_result("nonsense")
