@@ -32,7 +32,8 @@ BASELINE_STYLES = {
     "copy last frame": {"color": "0.45", "linestyle": "--"},
     "blank frame": {"color": "black", "linestyle": ":"},
 }
-"""How :func:`plot_metric_curves` draws the two baselines: grey and black, dashed, no markers."""
+"""How :func:`plot_metric_curves` draws the two baselines: grey dashed and black dotted lines,
+no markers."""
 _MARKERS = "os^Dv"  # with the ten default colours: fifty model curves before a style repeats
 _PANEL = 1.3  # inches per frame in the grids
 _ROW = 1.55  # inches per row of frames, titles included
@@ -173,9 +174,9 @@ def plot_metric_curves(
     """Curves of ``metric`` against the prediction horizon 1..T, one line per model.
 
     ``curves`` maps a label (``"ConvLSTM"``, ``"copy last frame"``) to the per-frame scores.
-    The baselines named in :data:`BASELINE_STYLES` are dashed reference lines; every other
-    curve gets a colour and marker of its own. The legend sits to the right of the plot, where
-    it covers no curve.
+    The baselines named in :data:`BASELINE_STYLES` are dashed or dotted reference lines; every
+    other curve gets a colour and marker of its own. The legend sits to the right of the plot,
+    where it covers no curve.
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError(f"curves: expected a non-empty dict label -> scores, got {curves!r}")

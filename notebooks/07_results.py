@@ -168,28 +168,28 @@ for metric in ("mse_sum", "ssim"):
 # %%
 GOAL_SSIM, GOAL_MINUTES = 0.90, 15  # the laptop preset's target
 precision = {"laptop-torch": "bfloat16", "laptop-keras": "float32"}
+float32_run = stored_result("laptop-float32")
+runs = {  # printed name -> (legend label, per-epoch log)
+    name: (f"{name}, {precision[name]}", pretrained_history(name))
+    for name in precision
+    if name in checkpoints
+}
+kind = float32_run["cpu"]["kind"]
+runs["float32 rerun"] = (
+    f"laptop-torch rerun, float32 ({kind})",
+    float32_run["history"],
+)
 fig, ax = plt.subplots(figsize=(6, 3.5), layout="tight")
-for name in (n for n in precision if n in checkpoints):
-    history = pretrained_history(name)
+for name, (label, history) in runs.items():
     minutes = np.cumsum(history["time"]) / 60
     epochs = len(minutes)
-    label = f"{name}, {precision[name]}, {epochs} epochs"
+    label = f"{label}, {epochs} epochs"
     ax.plot(minutes, history["val_ssim"], marker="o", markersize=3, label=label)
     print(
         f"{name:<14} {epochs} epochs in {minutes[-1]:.1f} min: "
         f"validation SSIM {history['val_ssim'][-1]:.3f}"
     )
-float32_run = stored_result("laptop-float32")
-history = float32_run["history"]
-minutes = np.cumsum(history["time"]) / 60
-kind, epochs = float32_run["cpu"]["kind"], len(minutes)
-label = f"laptop-torch rerun, float32 ({kind}), {epochs} epochs"
-ax.plot(minutes, history["val_ssim"], marker="s", markersize=3, label=label)
 tested = float32_run["evaluate"]
-print(
-    f"{'float32 rerun':<14} {epochs} epochs in {minutes[-1]:.1f} min: "
-    f"validation SSIM {history['val_ssim'][-1]:.3f}"
-)
 print(
     f"{'':<14} test: next-frame SSIM {tested['next_frame_ssim']:.3f}, "
     f"rollout SSIM {tested['rollout_ssim']:.3f}, "
@@ -204,7 +204,7 @@ ax.set_xlabel("minutes of training (2 CPU cores)")
 ax.set_title("validation SSIM against minutes of training")
 ax.set_ylabel("validation SSIM (higher is better)")
 ax.grid(alpha=0.3)
-ax.legend()
+ax.legend(loc="lower right", fontsize="small")
 plt.show()
 
 # %% [markdown]
