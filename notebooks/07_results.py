@@ -63,8 +63,10 @@ from IPython.display import Markdown, display
 
 from nfp_lib import evaluate, viz
 from nfp_lib.bench import stored_benchmark
+from nfp_lib.config import load_config
 from nfp_lib.pretrained import (
     list_pretrained,
+    pretrained_dir,
     pretrained_history,
     pretrained_metrics,
 )
@@ -136,18 +138,37 @@ for name, m in results.items():
     print(f"{name:26}" + "".join(f" {cell!s:>7}" for cell in cells))
 
 # %% [markdown]
-# Per predicted frame, against the baselines:
+# Per predicted frame, against the baselines. All the checkpoints in one plot would hide each
+# other, so they are drawn in two groups by width, the small 3 x 32 models first; the two
+# panels of a metric share their y-axis.
+
 
 # %%
+def width(name: str) -> int:
+    """Filters in the checkpoint's first ConvLSTM layer."""
+    config = load_config(pretrained_dir(name) / "config.json")
+    return config.model.filters[0]
+
+
+groups = {"32 filters a layer": [], "64 or 128 filters a layer": []}
+for name in results:
+    groups[list(groups)[width(name) > 32]].append(name)
 for metric in ("mse_sum", "ssim"):
-    curves = {name: m["rollout"][metric] for name, m in results.items()}
-    curves["copy last frame"] = any_result["copy_last"][metric]
-    curves["blank frame"] = any_result["blank"][metric]
-    display(
-        viz.plot_metric_curves(
-            curves, metric, title=f"{metric}, shipped checkpoints"
+    baselines = {
+        "copy last frame": any_result["copy_last"][metric],
+        "blank frame": any_result["blank"][metric],
+    }
+    every = [*baselines.values()]
+    every += [m["rollout"][metric] for m in results.values()]
+    low, high = np.min(every), np.max(every)
+    pad = 0.05 * (high - low)
+    for group, names in groups.items():
+        curves = {name: results[name]["rollout"][metric] for name in names}
+        fig = viz.plot_metric_curves(
+            curves | baselines, metric, title=f"{metric}, {group}"
         )
-    )
+        fig.axes[0].set_ylim(low - pad, high + pad)
+        display(fig)
 
 # %% [markdown]
 # ## What fifteen minutes on a CPU buy
