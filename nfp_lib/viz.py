@@ -241,7 +241,7 @@ def plot_history(
             ax.set_yscale("log")
         ax.set_title(group)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # 1 epoch too
         ax.grid(alpha=0.3)
         ax.legend()
     return fig

@@ -115,6 +115,16 @@ def test_plot_history_panels():
     np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_xdata(), [1, 2, 3])
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 17])
+def test_plot_history_ticks_whole_epochs(epochs):
+    fig = viz.plot_history({"loss": np.linspace(1, 0.5, epochs)})
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    low, high = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
 @pytest.mark.parametrize(
     "history, keys, match",
     [
