@@ -545,8 +545,9 @@ print(f"    {ink[0]:.0%} at frame {first}, {ink[-1]:.0%} at frame {last}")
 # generated videos.
 
 # %%
+names = (PLAIN, KERAS_PLAIN, CHECKPOINT, KERAS_CHECKPOINT, MASKED)
 stored = {}
-for name in (CHECKPOINT, KERAS_CHECKPOINT):
+for name in dict.fromkeys(names):  # each name once, in order
     if name in pretrained.list_pretrained():
         stored[name] = pretrained.pretrained_metrics(name)
         s = stored[name]
@@ -557,20 +558,26 @@ for name in (CHECKPOINT, KERAS_CHECKPOINT):
     else:
         print(f"{name}: no stored evaluation (not a shipped checkpoint)")
 if stored:
-    curves = {name: s["rollout"]["ssim"] for name, s in stored.items()}
-    curves["copy last frame"] = next(iter(stored.values()))["copy_last"]["ssim"]
-    display(viz.plot_metric_curves(curves, "SSIM", title="stored evaluation"))
+    base = next(iter(stored.values()))  # every name: the same test videos
+    scores = {name: s["rollout"] for name, s in stored.items()}
+    scores["copy last frame"] = base["copy_last"]
+    scores["blank frame"] = base["blank"]
+    curves = {name: score["ssim"] for name, score in scores.items()}
+    title = f"SSIM per frame, {base['num_sequences']} stored test videos"
+    display(viz.plot_metric_curves(curves, "SSIM", title=title))
     lines = [
         "| model | next-frame SSIM | rollout SSIM, mean "
         "| rollout MSE per frame (sum), mean |",
         "|---|---:|---:|---:|",
     ]
-    for name, s in stored.items():
-        rollout_ssim = np.mean(s["rollout"]["ssim"])
-        rollout_mse = np.mean(s["rollout"]["mse_sum"])
+    for name, score in scores.items():
+        if name in stored:
+            first = f"{stored[name]['next_frame']['ssim']:.3f}"
+        else:  # a baseline: no next-frame prediction
+            first, name = "", f"*{name}*"
         lines.append(
-            f"| {name} | {s['next_frame']['ssim']:.3f} "
-            f"| {rollout_ssim:.3f} | {rollout_mse:.1f} |"
+            f"| {name} | {first} | {np.mean(score['ssim']):.3f} "
+            f"| {np.mean(score['mse_sum']):.1f} |"
         )
     display(Markdown("\n".join(lines)))
 
