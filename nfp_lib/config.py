@@ -508,6 +508,11 @@ PRESETS["big-masks-long-ssim"] = PRESETS["wide-masks-long-ssim"].replace(
 PRESETS["big-masks-more"] = PRESETS["big-masks-long-ssim"].replace(
     train={"epochs": 30, "init_from": "big-masks-long-ssim-torch", "seed": 1}
 )
+# ``big-masks-most`` runs it for 50 epochs more, from ``big-masks-more-torch``, on other videos
+# (seed 2).
+PRESETS["big-masks-most"] = PRESETS["big-masks-more"].replace(
+    train={"epochs": 50, "init_from": "big-masks-more-torch", "seed": 2}
+)
 
 
 def teacher_forcing_probability(

@@ -659,7 +659,8 @@ belong for 30 frames needs a model that tracks motion better than this one.
 # 30-frame clips, shown its own frames more and more over the first 500 steps and then only
 # those (BCE); 6 epochs of `ssim_bce`. Each run starts from the folder of the one before. The
 # last run's validation scores were still rising when it ended, so a fourth, `big-masks-more`,
-# repeats it for 30 epochs from the shipped `big-masks-long-ssim-torch`, on other videos.
+# repeats it for 30 epochs from the shipped `big-masks-long-ssim-torch`, on other videos, and a
+# fifth, `big-masks-most`, for 50 more from `big-masks-more-torch`.
 
 # %%
 for name in ("wide-masks", "big-masks"):
@@ -670,29 +671,32 @@ for name in ("wide-masks", "big-masks"):
     )
 
 # %% [markdown]
-# The two shipped results, `big-masks-long-ssim-torch` and `big-masks-more-torch`, beside the
-# best model of the 4x4 patches (the README in the first one's folder has the first two runs'
-# scores):
+# The three shipped results, `big-masks-long-ssim-torch`, `big-masks-more-torch` and
+# `big-masks-most-torch`, beside the best model of the 4x4 patches (the README in the first
+# one's folder has the first two runs' scores):
 
 # %%
 BIG, MORE = "big-masks-long-ssim-torch", "big-masks-more-torch"
-for name in (LONG, BIG, MORE):
+MOST = "big-masks-most-torch"
+for name in (LONG, BIG, MORE, MOST):
     stored_scores(name)
 
 # %% [markdown]
-# And the longer-trained one on the same 30-frame test videos:
+# And the longest-trained one on the same 30-frame test videos:
 
 # %%
-compare_long(LONG, MORE)
+compare_long(LONG, MOST)
 
 # %% tags=["hide-input"]
-ink[MORE] = np.mean(long_results[MORE]["rollout"]["ink"][late])
-more_wins = np.array(long_results[MORE]["rollout"]["ssim"]) > np.array(
-    long_results[MORE]["blank"]["ssim"]
+ink[MOST] = np.mean(long_results[MOST]["rollout"]["ink"][late])
+most_wins = np.array(long_results[MOST]["rollout"]["ssim"]) > np.array(
+    long_results[MOST]["blank"]["ssim"]
 )
 stored_big = pretrained.pretrained_metrics(BIG)["rollout"]
 stored_more = pretrained.pretrained_metrics(MORE)["rollout"]
+stored_most = pretrained.pretrained_metrics(MOST)["rollout"]
 more_epochs = len(pretrained.pretrained_history(MORE)["epoch"])
+most_epochs = len(pretrained.pretrained_history(MOST)["epoch"])
 openstl = stored_result("published")["entries"][0]  # OpenSTL's ConvLSTM-S
 openstl_macs = model_macs(PRESETS["openstl-s"].model) / model_macs(
     PRESETS["big-masks"].model
@@ -704,12 +708,14 @@ At the same arithmetic per frame, the wider layers cut the rollout error on the
 {np.mean(stored_big["mse_sum"]):.1f} and moved its mean SSIM from
 {np.mean(stored_long["ssim"]):.3f} to {np.mean(stored_big["ssim"]):.3f}; the
 {more_epochs} more epochs of the last step took them to
-{np.mean(stored_more["mse_sum"]):.1f} and {np.mean(stored_more["ssim"]):.3f}.
-Over these {LONG_HORIZON} frames that model keeps {ink[MORE]:.2f} of the truth's
+{np.mean(stored_more["mse_sum"]):.1f} and {np.mean(stored_more["ssim"]):.3f},
+and {most_epochs} after those to {np.mean(stored_most["mse_sum"]):.1f} and
+{np.mean(stored_most["ssim"]):.3f}.
+Over these {LONG_HORIZON} frames that model keeps {ink[MOST]:.2f} of the truth's
 ink in the second half ({ink[LONG]:.2f}) and beats the blank frame's SSIM at
-{more_wins.sum()} of them ({long_wins.sum()}). OpenSTL's ConvLSTM-S reports
+{most_wins.sum()} of them ({long_wins.sum()}). OpenSTL's ConvLSTM-S reports
 {openstl["rollout_mse_sum"]} and {openstl["rollout_ssim_7x7"]} (scikit-image's
-SSIM, which scores this model {np.mean(stored_more["ssim_7x7"]):.3f}; see
+SSIM, which scores this model {np.mean(stored_most["ssim_7x7"]):.3f}; see
 [Results](07_results.ipynb)), with {openstl_macs:.0f} times the arithmetic per
 frame and 200 epochs of 10,000 videos on a GPU.
 """)

@@ -24,6 +24,7 @@ SHIPPED = {
     "wide-masks-long-ssim-torch": "torch",
     "big-masks-long-ssim-torch": "torch",
     "big-masks-more-torch": "torch",
+    "big-masks-most-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -56,6 +57,7 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
         "wide-masks-long-ssim-torch",
         "big-masks-long-ssim-torch",
         "big-masks-more-torch",
+        "big-masks-most-torch",
     ],
 )
 def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
