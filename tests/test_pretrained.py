@@ -48,6 +48,7 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
     assert metrics["num_sequences"] == 500 and metrics["horizon"] == 10
     assert np.all(np.array(metrics["rollout"]["mse"]) < np.array(metrics["copy_last"]["mse"]))
     assert metrics["seen_frames"] == list(range(10)) and "ink" in metrics["blank"]
+    assert len(metrics["rollout"]["ssim_7x7"]) == 10  # chapter 7 sets it beside OpenSTL's
 
 
 @pytest.mark.parametrize(
