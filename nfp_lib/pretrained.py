@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from nfp_lib.backends import find_checkpoint, load_model
-from nfp_lib.config import Config
+from nfp_lib.config import Config, load_config
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 
@@ -42,6 +42,11 @@ def load_pretrained(name: str) -> tuple[object, Config]:
 def pretrained_backend(name: str) -> str:
     """``"torch"`` or ``"keras"``: which backend a shipped checkpoint belongs to."""
     return find_checkpoint(pretrained_dir(name))[0]
+
+
+def pretrained_config(name: str) -> Config:
+    """The configuration a shipped checkpoint was trained with (its ``config.json``)."""
+    return load_config(pretrained_dir(name) / "config.json")
 
 
 def pretrained_history(name: str) -> dict[str, list]:

@@ -74,7 +74,6 @@ FULL_PRESET = "convlstm-64"
 FULL_RUN_DIR = "runs/" + FULL_PRESET
 
 # %%
-import json
 import shutil
 import tempfile
 import textwrap
@@ -90,7 +89,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import keras  # after KERAS_BACKEND is set: Keras picks its backend on import
 
 from nfp_lib import data, keras_backend, metrics, pretrained, torch_backend, viz
-from nfp_lib.config import PRESETS, Config
+from nfp_lib.config import PRESETS
 
 # %% [markdown]
 # ## The objective
@@ -614,8 +613,7 @@ for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
     if name not in shipped:
         print(f"{name}: not installed; skipped")
         continue
-    folder = pretrained.pretrained_dir(name)
-    t = Config.from_dict(json.loads((folder / "config.json").read_text())).train
+    t = pretrained.pretrained_config(name).train
     curves = pretrained.pretrained_history(name)
     print(textwrap.fill(f"{name}: {shipped[name]}", 80, subsequent_indent="  "))
     losses = (

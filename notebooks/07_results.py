@@ -63,10 +63,9 @@ from IPython.display import Markdown, display
 
 from nfp_lib import evaluate, viz
 from nfp_lib.bench import stored_benchmark
-from nfp_lib.config import load_config
 from nfp_lib.pretrained import (
     list_pretrained,
-    pretrained_dir,
+    pretrained_config,
     pretrained_history,
     pretrained_metrics,
 )
@@ -142,17 +141,11 @@ for name, m in results.items():
 # other, so they are drawn in two groups by width, the small 3 x 32 models first; the two
 # panels of a metric share their y-axis.
 
-
 # %%
-def width(name: str) -> int:
-    """Filters in the checkpoint's first ConvLSTM layer."""
-    config = load_config(pretrained_dir(name) / "config.json")
-    return config.model.filters[0]
-
-
 groups = {"32 filters a layer": [], "64 or 128 filters a layer": []}
 for name in results:
-    groups[list(groups)[width(name) > 32]].append(name)
+    wide = pretrained_config(name).model.filters[0] > 32  # the first layer's
+    groups[list(groups)[wide]].append(name)
 for metric in ("mse_sum", "ssim"):
     baselines = {
         "copy last frame": any_result["copy_last"][metric],

@@ -10,6 +10,7 @@ from nfp_lib.pretrained import (
     list_pretrained,
     load_any,
     pretrained_backend,
+    pretrained_config,
     pretrained_dir,
     pretrained_history,
     pretrained_metrics,
@@ -72,6 +73,7 @@ def test_shipped_model_loads_offline_and_predicts(name):
     assert config == config.from_dict(
         json.loads((CHECKPOINT_DIR / name / "config.json").read_text())
     )
+    assert pretrained_config(name) == config
     clip = data.generate_moving_mnist(2, num_frames=4, seed=7)
     future = predict_future(model, clip, 3)
     assert future.shape == (2, 3, 64, 64, 1)
