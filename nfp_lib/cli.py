@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from nfp_lib.config import MAX_DATA_BYTES, MAX_FRAMES
+from nfp_lib.config import DIGIT_SOURCES, MAX_DATA_BYTES, MAX_FRAMES
 from nfp_lib.data import DataUnavailableError
 from nfp_lib.pretrained import load_any
 from nfp_lib.validation import describe_error
@@ -129,7 +129,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             num_frames=args.context + args.horizon,
             size=config.train.image_size,
             seed=args.seed,
-            digits=config.train.digits,
+            digits=args.digits,
         )
     else:
         video = data.load_moving_mnist(
@@ -250,6 +250,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--no-md5", action="store_true", help="skip the published file's md5")
     evaluate.add_argument("--seed", type=int, default=2026, help="seed of the generated test set")
+    evaluate.add_argument(
+        "--digits",
+        choices=DIGIT_SOURCES,
+        default="sklearn",
+        help="the generated set's digits (default: sklearn, the book's held-out set)",
+    )
     evaluate.add_argument("--num-sequences", type=int, default=500)
     evaluate.add_argument("--context", type=int, default=10)
     evaluate.add_argument("--horizon", type=int, default=10)

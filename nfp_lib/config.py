@@ -23,7 +23,7 @@ SSIM_BCE_WEIGHT = 3.0
 """``ssim_bce`` is ``1 - SSIM + SSIM_BCE_WEIGHT * BCE``: SSIM for sharp strokes, BCE for ink."""
 OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("plateau", "cosine")
-DIGIT_SOURCES = ("sklearn", "mnist")  # see data.load_digits
+DIGIT_SOURCES = ("sklearn", "varied", "mnist")  # see data.load_digits
 # Bounds that keep a model and its data within a machine's memory: generated sequences are held
 # as float32 (``num_train`` and ``num_val`` of ``num_frames`` frames of ``image_size`` squared).
 MAX_IMAGE_SIZE, MAX_FRAMES, MAX_FILTERS, MAX_KERNEL, MAX_CHANNELS = 512, 1000, 1024, 31, 4
@@ -194,7 +194,8 @@ class TrainConfig:
     """How to fit a model on generated Moving MNIST.
 
     num_train / num_val: sequences generated for training and validation, ``num_frames`` frames of
-        ``image_size`` pixels square, digits from ``digits`` ("sklearn" offline or "mnist").
+        ``image_size`` pixels square, digits from ``digits`` ("sklearn" or "varied", offline, or
+        "mnist").
     fresh_data: draw new training sequences every epoch (as OpenSTL does) instead of
         reusing one fixed set.
     loss: the training loss, averaged over pixels: ``"bce"`` (binary cross-entropy, the
@@ -512,6 +513,12 @@ PRESETS["big-masks-more"] = PRESETS["big-masks-long-ssim"].replace(
 # (seed 2).
 PRESETS["big-masks-most"] = PRESETS["big-masks-more"].replace(
     train={"epochs": 50, "init_from": "big-masks-more-torch", "seed": 2}
+)
+# ``big-masks-varied`` runs it 36 epochs more, from ``big-masks-most-torch``, on the ``varied``
+# digits (slanted, wider, bolder or thinner, wobbled): trained on the sklearn digits alone, the
+# models predict real MNIST digits far worse than the digits they learned on.
+PRESETS["big-masks-varied"] = PRESETS["big-masks-most"].replace(
+    train={"epochs": 36, "init_from": "big-masks-most-torch", "seed": 3, "digits": "varied"}
 )
 
 

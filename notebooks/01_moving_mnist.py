@@ -116,6 +116,30 @@ for ax, digit in zip(axes.ravel(), digits[:30], strict=True):
 plt.show()
 
 # %% [markdown]
+# Next to MNIST these digits are narrow, upright and alike: 1,797 of them, from a few dozen
+# writers. A model that learns only these learns them too well, and predicts real MNIST digits
+# far worse ([Going further](06_going_further.ipynb) measures by how much). So the library
+# has a second offline source, `"varied"`: every digit drawn eight more ways, as handwriting
+# varies. Each drawing is slanted, turned, widened and elastically wobbled a little at random,
+# and its strokes made bolder or thinner; then it is centred on its centre of mass, as MNIST
+# centres its digits. The first row is the first five digits; under each, three of its
+# drawings.
+
+# %%
+varied = data.load_digits("varied")
+per_digit = len(varied) // len(digits)
+print("varied digits:", varied.shape, f"({per_digit} drawings of each)")
+fig, axes = plt.subplots(4, 5, figsize=(6, 5))
+for col in range(5):
+    axes[0, col].imshow(digits[col], cmap="gray", vmin=0, vmax=1)
+    for row in range(1, 4):
+        drawing = varied[col * per_digit + row - 1]
+        axes[row, col].imshow(drawing, cmap="gray", vmin=0, vmax=1)
+for ax in axes.ravel():
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
 # ## Making a sequence
 #
 # `data.generate_moving_mnist` follows the original recipe. For each video it picks two digits
@@ -317,8 +341,8 @@ viz.frame_viewer(videos[:8])
 # - A next-frame predictor learns from pairs: frames $0..T-2$ in, frames $1..T-1$ out
 #   (`data.shift_frames`). To continue a video, split it into the frames the model sees and the
 #   frames it must predict (`data.split_context`).
-# - Offline, the digits come from scikit-learn; the published test file is read only when it is
-#   there.
+# - Offline, the digits come from scikit-learn, as they are (`"sklearn"`) or each drawn eight
+#   ways more (`"varied"`); the published test file is read only when it is there.
 #
 # ## Exercises
 #

@@ -137,6 +137,33 @@ for name, m in results.items():
     print(f"{name:26}" + "".join(f" {cell!s:>7}" for cell in cells))
 
 # %% [markdown]
+# The held-out videos use other sequences than training did, but the same 1,797 handwritten
+# digits. The stored file `mnist-digits` scores every checkpoint on 500 videos drawn the same
+# way from real MNIST digits, which the models never saw ([Going
+# further](06_going_further.ipynb), "Handwriting it has not seen"):
+
+# %%
+on_mnist = stored_result("mnist-digits")
+print(textwrap.fill(on_mnist["about"], 80, break_on_hyphens=False))
+print(
+    f"\n{'rollout on MNIST digits':26} {'MSE':>7} {'SSIM':>7}  beats blank on"
+)
+for name in results:
+    m = on_mnist["results"][name]
+    wins = evaluate.beats_baselines(m)["blank"]
+    where = " and ".join(k.upper() for k, won in wins.items() if won)
+    mse, ssim = np.mean(m["rollout"]["mse_sum"]), np.mean(m["rollout"]["ssim"])
+    print(f"{name:26} {mse:7.1f} {ssim:7.3f}  {where or '-'}")
+blank = on_mnist["results"][name]["blank"]
+print(
+    f"{'blank frame':26} {np.mean(blank['mse_sum']):7.1f} "
+    f"{np.mean(blank['ssim']):7.3f}"
+)
+print(
+    "beats blank on: the metrics it beats the blank frame on at every horizon"
+)
+
+# %% [markdown]
 # Per predicted frame, against the baselines. All the checkpoints in one plot would hide each
 # other, so they are drawn in two groups by width, the small 3 x 32 models first; the two
 # panels of a metric share their y-axis.
@@ -672,6 +699,11 @@ other kernels on another run.
 
 # %% tags=["hide-input"]
 copy_last = torch_scores["copy_last"]
+mnist_mse = {
+    name: np.mean(r["rollout"]["mse_sum"])
+    for name, r in on_mnist["results"].items()
+}
+own_mse = {n: np.mean(m["rollout"]["mse_sum"]) for n, m in results.items()}
 display(
     Markdown(f"""
 - Every shipped checkpoint was trained with the library's `train` command and
@@ -683,6 +715,10 @@ display(
 - The motion head, a larger learning rate, an L1 finish, bfloat16 and a weight
   average took the `laptop` preset from validation SSIM
   {logged["pixel head"]["val_ssim"]:.2f} to {final_ssim:.3f}.
+- On real MNIST digits, which no model saw, every checkpoint scores worse than
+  on its own: the best rollout error there is
+  {min(mnist_mse.values()):.1f} ({min(mnist_mse, key=mnist_mse.get)}), against
+  {min(own_mse.values()):.1f} on the held-out videos.
 - Published ConvLSTMs score higher on their own test set, with a model tens of
   times larger and hundreds of GPU epochs.
 - On an H200, a compiled bf16 PyTorch step of the keras-io model is

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nfp_lib.cli import main
+from nfp_lib.data import generate_moving_mnist
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,18 @@ def test_evaluate_json(torch_run, capsys):
         assert all(len(values) == 3 for values in result[part].values())
     assert result["horizon"] == 3 and result["context"] == 4
     assert 0.0 <= result["next_frame"]["mse"] <= 1.0
+
+
+def test_evaluate_digits(torch_run, capsys):
+    args = ["evaluate", "--checkpoint", str(torch_run), "--num-sequences", "3", "--json"]
+    blank = {}
+    for digits in ("sklearn", "varied", None):
+        assert main(args + (["--digits", digits] if digits else [])) == 0
+        blank[digits] = json.loads(capsys.readouterr().out)["blank"]["mse_sum"]
+    # the blank frame's error is the truth's summed square: it tells which digits were drawn
+    truth = generate_moving_mnist(3, num_frames=20, seed=2026, digits="varied")[:, 10:]
+    np.testing.assert_allclose(blank["varied"], (truth**2).sum(axis=(2, 3, 4)).mean(0), rtol=1e-5)
+    assert blank[None] == blank["sklearn"] != blank["varied"]  # the book's held-out set
 
 
 def test_evaluate_table(torch_run, capsys):

@@ -41,6 +41,30 @@ def test_sklearn_digits_look_like_mnist():
     assert 0.08 < digits.mean() < 0.2  # MNIST's mean intensity is 0.13
 
 
+def _ink_width(digits):
+    columns = (digits > 0.5).any(axis=1)
+    return np.array([np.ptp(np.flatnonzero(c)) for c in columns if c.any()]).mean()
+
+
+def test_varied_digits_are_the_sklearn_digits_redrawn():
+    plain, varied = load_digits("sklearn"), load_digits("varied")
+    assert varied.shape == (8 * len(plain), 28, 28) and varied.dtype == np.float32
+    assert varied.min() == 0.0 and varied.max() == 1.0
+    np.testing.assert_array_equal(varied, load_digits("varied"))  # fixed seed
+    assert 0.1 < varied.mean() < 0.16  # MNIST's 0.13
+    # MNIST's digits are wider than the sklearn ones (ink about 14 pixels wide against 10)
+    assert _ink_width(varied) > 1.2 * _ink_width(plain)
+    # every drawing differs from its source and from its siblings
+    drawings = varied.reshape(len(plain), 8, 28, 28)
+    assert (np.abs(drawings - plain[:, None]).max(axis=(2, 3)) > 0.5).all()
+    assert (np.abs(drawings[:, 1:] - drawings[:, :1]).max(axis=(2, 3)) > 0.5).all()
+    # centred on their centre of mass, and inside the 28x28 box
+    rows = (varied.sum(axis=2) * np.arange(28)).sum(axis=1) / varied.sum(axis=(1, 2))
+    cols = (varied.sum(axis=1) * np.arange(28)).sum(axis=1) / varied.sum(axis=(1, 2))
+    assert np.abs(rows - 13.5).max() <= 1.5 and np.abs(cols - 13.5).max() <= 1.5
+    assert varied[:, [0, -1]].mean() < 1e-3 and varied[:, :, [0, -1]].mean() < 1e-3
+
+
 def test_load_digits_returns_a_fresh_copy():
     first = load_digits()
     first[:] = 0.5
