@@ -116,7 +116,7 @@ for ax, digit in zip(axes.ravel(), digits[:30], strict=True):
 plt.show()
 
 # %% [markdown]
-# Next to MNIST these digits are narrow, upright and alike: 1,797 of them, from a few dozen
+# Next to MNIST these digits are narrow, upright and alike: 1,797 of them, from a handful of
 # writers. A model that learns only these learns them too well, and predicts real MNIST digits
 # far worse ([Going further](06_going_further.ipynb) measures by how much). So the library
 # has a second offline source, `"varied"`: every digit drawn eight more ways, as handwriting

@@ -768,6 +768,10 @@ for name, scores in handwriting.items():
         for r in scores.values()
     ]
     print(f"{name:<23}" + "".join(f"{c:>14}" for c in cells))
+stored_videos = handwriting[MOST]["MNIST"]["num_sequences"]
+print(
+    f"sklearn, MNIST: {stored_videos} stored videos; varied: {NUM_VARIED} here"
+)
 
 # %% [markdown]
 # Frame by frame: the best model on its own digits and on MNIST's, and the model trained on
