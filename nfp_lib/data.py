@@ -102,7 +102,8 @@ def _varied_digits() -> np.ndarray:
     (elastic distortion, Simard et al., 2003); the ink ramp then starts at a random grey level
     (0.3-0.6, and rises over 0.3 instead of 0.5), for thinner or bolder strokes. Digits
     are re-centred on their centre of mass. About 2% come out faint (under 30 pixels above
-    0.5, against 0.15% of MNIST's).
+    0.5, against 0.15% of MNIST's). ``big-masks-varied-torch`` trained on exactly these, so a
+    change here is a new source, not an edit (a test pins them).
     """
     from scipy import ndimage
 

@@ -63,6 +63,10 @@ def test_varied_digits_are_the_sklearn_digits_redrawn():
     cols = (varied.sum(axis=1) * np.arange(28)).sum(axis=1) / varied.sum(axis=(1, 2))
     assert np.abs(rows - 13.5).max() <= 1.5 and np.abs(cols - 13.5).max() <= 1.5
     assert varied[:, [0, -1]].mean() < 1e-3 and varied[:, :, [0, -1]].mean() < 1e-3
+    # big-masks-varied-torch trained on exactly these: its preset must still reproduce them
+    ink = varied.reshape(len(varied), -1).sum(axis=1)
+    np.testing.assert_allclose(ink[[0, 5000, 14375]], [51.9258, 97.4810, 145.3245], rtol=1e-4)
+    np.testing.assert_allclose(varied.sum(), 1475187.75, rtol=1e-5)
 
 
 def test_load_digits_returns_a_fresh_copy():
