@@ -390,12 +390,17 @@ display(Markdown("\n".join(lines)))
 
 
 # %%
+def blank_wins_from(result: dict) -> str:
+    """From which predicted frame the blank frame's SSIM beats the model's."""
+    r, blank = result["rollout"], result["blank"]
+    wins = np.array(r["ssim"]) > np.array(blank["ssim"])
+    return "never" if wins.all() else f"from frame {np.argmin(wins) + 1}"
+
+
 def stored_scores(name: str) -> None:
     """A shipped checkpoint's stored evaluation (10 frames after 10)."""
     m = pretrained.pretrained_metrics(name)
-    rollout, blank = m["rollout"], m["blank"]
-    wins = np.array(rollout["ssim"]) > np.array(blank["ssim"])
-    losses = "never" if wins.all() else f"from frame {np.argmin(wins) + 1}"
+    rollout, losses = m["rollout"], blank_wins_from(m)
     print(
         f"{name}: next-frame SSIM {m['next_frame']['ssim']:.3f},\n"
         f"  rollout SSIM {np.mean(rollout['ssim']):.3f}, "
@@ -794,23 +799,17 @@ def _means(name: str, digits: str) -> tuple[float, float]:
     return np.mean(r["mse_sum"]), np.mean(r["ssim"])
 
 
-def _first_loss(name: str) -> str:
-    r = handwriting[name]["MNIST"]
-    wins = np.array(r["rollout"]["ssim"]) > np.array(r["blank"]["ssim"])
-    return "at no frame" if wins.all() else f"from frame {np.argmin(wins) + 1}"
-
-
 varied_epochs = len(pretrained.pretrained_history(VARIED)["epoch"])
 display(
     Markdown(f"""
 On its own digits `{MOST}` scores {_means(MOST, "sklearn")[0]:.1f} and
 {_means(MOST, "sklearn")[1]:.3f}; on real MNIST digits
 {_means(MOST, "MNIST")[0]:.1f} and {_means(MOST, "MNIST")[1]:.3f}, and the
-blank frame's SSIM beats it {_first_loss(MOST)}. Part of what it learned is
+blank frame's SSIM beats it {blank_wins_from(on_mnist[MOST])}. Part of what it learned is
 these 1,797 digits rather than handwriting. {varied_epochs} epochs on the
 varied digits take it to {_means(VARIED, "MNIST")[0]:.1f} and
 {_means(VARIED, "MNIST")[1]:.3f} on MNIST (the blank frame wins
-{_first_loss(VARIED)}), and cost it on the sklearn test videos, where it now
+{blank_wins_from(on_mnist[VARIED])}), and cost it on the sklearn test videos, where it now
 scores {_means(VARIED, "sklearn")[0]:.1f} and
 {_means(VARIED, "sklearn")[1]:.3f}: the same weights now cover more shapes.
 Real MNIST digits stay harder than ours:
