@@ -805,12 +805,12 @@ display(
 On its own digits `{MOST}` scores {_means(MOST, "sklearn")[0]:.1f} and
 {_means(MOST, "sklearn")[1]:.3f}; on real MNIST digits
 {_means(MOST, "MNIST")[0]:.1f} and {_means(MOST, "MNIST")[1]:.3f}, and the
-blank frame's SSIM beats it {blank_wins_from(on_mnist[MOST])}. Part of what it learned is
-these 1,797 digits rather than handwriting. {varied_epochs} epochs on the
-varied digits take it to {_means(VARIED, "MNIST")[0]:.1f} and
+blank frame's SSIM beats it {blank_wins_from(on_mnist[MOST])}. Part of what
+it learned is these 1,797 digits rather than handwriting. {varied_epochs}
+epochs on the varied digits take it to {_means(VARIED, "MNIST")[0]:.1f} and
 {_means(VARIED, "MNIST")[1]:.3f} on MNIST (the blank frame wins
-{blank_wins_from(on_mnist[VARIED])}), and cost it on the sklearn test videos, where it now
-scores {_means(VARIED, "sklearn")[0]:.1f} and
+{blank_wins_from(on_mnist[VARIED])}), and cost it on the sklearn test
+videos, where it now scores {_means(VARIED, "sklearn")[0]:.1f} and
 {_means(VARIED, "sklearn")[1]:.3f}: the same weights now cover more shapes.
 Real MNIST digits stay harder than ours:
 they come in more shapes than eight drawings of 1,797 digits cover, and their
