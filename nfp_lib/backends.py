@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 from pathlib import Path
@@ -33,6 +34,23 @@ def backend_of(model: object) -> ModuleType:
     raise ValueError(
         f"model: expected a Keras model or a PyTorch module, got {type(model).__name__}"
     )
+
+
+def with_mirror_average(model: object, on: bool) -> object:
+    """A copy of ``model``, with its weights, that predicts with ``mirror_average`` ``on`` (see
+    :class:`~nfp_lib.config.ModelConfig`): averaging over mirror images adds no weights, so any
+    model can be asked either way."""
+    backend = backend_of(model)
+    config = dataclasses.replace(backend.model_config(model), mirror_average=bool(on))
+    if backend.__name__ == "nfp_lib.torch_backend":
+        copy = backend.build_model(config).to(next(model.parameters()).device)
+        copy.load_state_dict(model.state_dict())
+        return copy.train(model.training)
+    from nfp_lib.keras_backend.model import image_size_of
+
+    copy = backend.build_model(config, image_size=image_size_of(model))
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def find_checkpoint(path: str | Path) -> tuple[str, Path]:

@@ -133,15 +133,17 @@ def convlstm_macs(config: ModelConfig, size: int = SIZE) -> int:
 
 
 def model_macs(config: ModelConfig, size: int = SIZE) -> int:
-    """Multiply-adds per frame of the whole model: the ConvLSTM layers (:func:`convlstm_macs`),
-    the head's convolution and, with a motion head, its dynamic filters (``K * K`` per pixel and
-    channel for each kernel: one, or ``motion_masks``)."""
+    """Multiply-adds per predicted frame of the whole model: the ConvLSTM layers
+    (:func:`convlstm_macs`), the head's convolution and, with a motion head, its dynamic filters
+    (``K * K`` per pixel and channel for each kernel: one, or ``motion_masks``); four times that
+    with ``mirror_average``, which predicts from four passes (training runs one)."""
     cells = (size // config.patch_size) ** 2
     taps = config.head_kernel_size**2 if config.head == "conv2d" else 27  # 3x3x3 for conv3d
     head = cells * config.filters[-1] * head_channels(config) * taps
     kernels = max(config.motion_masks, 1) if config.motion_kernel else 0
     moves = kernels * size * size * config.channels * config.motion_kernel**2
-    return convlstm_macs(config, size) + head + moves
+    passes = 4 if config.mirror_average else 1
+    return passes * (convlstm_macs(config, size) + head + moves)
 
 
 def train_step_flops(

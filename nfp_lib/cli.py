@@ -107,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from nfp_lib import data
+    from nfp_lib.backends import with_mirror_average
     from nfp_lib.evaluate import evaluate
     from nfp_lib.validation import check_positive_int
 
@@ -118,6 +119,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"--context, --horizon: expected at most {MAX_FRAMES} frames, got {frames}"
         )
     model, config = load_any(args.checkpoint)
+    if args.mirror_average:
+        model = with_mirror_average(model, args.mirror_average == "on")
     if args.num_sequences * frames * config.train.image_size**2 * 4 > MAX_DATA_BYTES:
         raise ValueError(
             f"--num-sequences: {args.num_sequences} sequences of {frames} frames would take more "
@@ -259,6 +262,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--num-sequences", type=int, default=500)
     evaluate.add_argument("--context", type=int, default=10)
     evaluate.add_argument("--horizon", type=int, default=10)
+    evaluate.add_argument(
+        "--mirror-average",
+        choices=("on", "off"),
+        help="predict as the mean over the four mirror images, or not (default: as the "
+        "checkpoint's config says)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=_evaluate)
 

@@ -104,6 +104,15 @@ class ModelConfig:
         moved copies and the drawn frame (CDNA, Finn et al., 2016). Two digits that cross can
         then move apart again, each with its own kernel, and ink can appear where the current
         frame has none.
+    mirror_average: False (the default): one pass. True: when predicting (not in training),
+        the same network, with the same weights, runs on the four mirror images of the input
+        (as it is, left to right, upside down, both), each with its own state, and predicts the
+        mean of their four predictions, each mirrored back: four times the arithmetic. Moving
+        MNIST's motions are mirror-symmetric, so the four are four guesses at the same future,
+        whose errors partly cancel. Training runs one pass, as dropout trains one thinned
+        network at a time and predicts with all; ``TrainConfig.mirror`` then shows it the
+        mirror images it will be asked about. No weights are added, so ``init_from`` accepts
+        a checkpoint that differs in this field alone.
     """
 
     filters: tuple[int, ...] = (64, 64, 64)
@@ -116,6 +125,7 @@ class ModelConfig:
     channels: int = 1
     motion_kernel: int = 0
     motion_masks: int = 0
+    mirror_average: bool = False
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -198,6 +208,11 @@ class TrainConfig:
         "mnist").
     fresh_data: draw new training sequences every epoch (as OpenSTL does) instead of
         reusing one fixed set.
+    mirror: show each training sequence as drawn, mirrored left to right, upside down, or both,
+        one of the four at random (seeded; validation sequences are never mirrored). Bounces
+        off the edges are mirror-symmetric, so a mirrored video is still a valid one, with
+        mirrored digits: the model learns its motions in all four orientations, which a
+        ``mirror_average`` model uses.
     loss: the training loss, averaged over pixels: ``"bce"`` (binary cross-entropy, the
         keras-io example's), ``"mse"`` (squared error, most papers'), ``"l1"`` (absolute error)
         or ``"ssim"`` (1 - SSIM, the book's structural similarity with its Gaussian window),
@@ -257,6 +272,7 @@ class TrainConfig:
     image_size: int = 64
     digits: str = "sklearn"
     fresh_data: bool = False
+    mirror: bool = False
     sampling_steps: int = 0
     sampling_end: float = 0.0
     sampling_start: int = 0
@@ -519,6 +535,13 @@ PRESETS["big-masks-most"] = PRESETS["big-masks-more"].replace(
 # models predict real MNIST digits far worse than the digits they learned on.
 PRESETS["big-masks-varied"] = PRESETS["big-masks-most"].replace(
     train={"epochs": 36, "init_from": "big-masks-most-torch", "seed": 3, "digits": "varied"}
+)
+# ``big-masks-mirror`` runs it 32 epochs more, from ``big-masks-most-torch``, on mirrored videos
+# (``mirror``: each left to right, upside down, both or as drawn, at random), and predicts with
+# ``mirror_average``: the mean of its predictions for the four mirror images of a video.
+PRESETS["big-masks-mirror"] = PRESETS["big-masks-most"].replace(
+    model={"mirror_average": True},
+    train={"epochs": 32, "init_from": "big-masks-most-torch", "seed": 4, "mirror": True},
 )
 
 

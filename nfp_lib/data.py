@@ -510,7 +510,24 @@ def training_sequences(config: TrainConfig, split: str, epoch: int = 1) -> np.nd
         part, num, epoch = 1, config.num_val, 0
     else:
         part, num, epoch = 0, config.num_train, epoch if config.fresh_data else 1
-    seed = int(np.random.SeedSequence([config.seed, part, epoch]).generate_state(1)[0])
-    return generate_moving_mnist(
-        num, num_frames=config.num_frames, size=config.image_size, seed=seed, digits=config.digits
+    seeds = np.random.SeedSequence([config.seed, part, epoch]).generate_state(2)
+    video = generate_moving_mnist(
+        num,
+        num_frames=config.num_frames,
+        size=config.image_size,
+        seed=int(seeds[0]),
+        digits=config.digits,
     )
+    return mirror_randomly(video, int(seeds[1])) if config.mirror and part == 0 else video
+
+
+def mirror_randomly(video: np.ndarray, seed: int) -> np.ndarray:
+    """Each sequence of ``video`` (N, T, H, W, C) as it is, mirrored left to right, upside down,
+    or both: one of the four at random, from ``seed``. Returns a new array."""
+    video = check_video(video, "video")
+    flips = np.random.default_rng(seed).integers(0, 4, size=len(video))
+    out = video.copy()
+    left_right, upside_down = flips % 2 == 1, flips >= 2
+    out[left_right] = out[left_right][:, :, :, ::-1]
+    out[upside_down] = out[upside_down][:, :, ::-1]
+    return out

@@ -8,6 +8,7 @@ says how it was trained, and ``metrics.json`` from ``python -m nfp_lib evaluate 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from nfp_lib.backends import find_checkpoint, load_model
@@ -79,7 +80,7 @@ def load_start(config: Config, backend: str) -> object | None:
     if found != backend:
         raise ValueError(f"init_from: {source!r} is a {found} checkpoint, this run is {backend}")
     model, start = load_model(path)
-    if start.model != config.model:
+    if replace(start.model, mirror_average=False) != replace(config.model, mirror_average=False):
         raise ValueError(
             f"init_from: {source!r} was built with another model configuration "
             f"({start.model}), this run's is {config.model}"

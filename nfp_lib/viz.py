@@ -134,10 +134,37 @@ def plot_comparison(
         first = len(context)
     frames = _pick(len(truth), max_frames)
     seen = np.arange(max(0, first - max_frames), first)
-    cols = max(len(frames), len(seen))
     grid = ([("seen", context, seen, 0)] if context is not None else []) + [
         (label, data, frames, first) for label, data in rows
     ]
+    return _grid(grid, title)
+
+
+def plot_rows(
+    rows: dict[str, np.ndarray],
+    first: int = 0,
+    max_frames: int = 10,
+    title: str | None = None,
+) -> Figure:
+    """Labelled rows of frames over the same times: ``rows`` maps a label to one sequence
+    ``(T, H, W, C)``, all of one shape, drawn top to bottom; frames are numbered from
+    ``first + 1`` (``first``: the frames that came before, e.g. the context)."""
+    if not rows:
+        raise ValueError("rows: expected at least one labelled sequence, got none")
+    clips = {label: _clip(video, f"rows[{label!r}]") for label, video in rows.items()}
+    shape = next(iter(clips.values())).shape
+    for label, clip in clips.items():
+        if clip.shape != shape:
+            raise ValueError(f"rows[{label!r}]: expected shape {shape}, got {clip.shape}")
+    frames = _pick(shape[0], check_positive_int(max_frames, "max_frames"))
+    first = check_positive_int(first, "first", minimum=0)
+    return _grid([(label, clip, frames, first) for label, clip in clips.items()], title)
+
+
+def _grid(grid: list[tuple[str, np.ndarray, np.ndarray, int]], title: str | None) -> Figure:
+    """Rows ``(label, sequence, frame indices, offset)``, frames titled by ``offset`` + index
+    + 1; a row labelled "|error|" in magma with its colour bar."""
+    cols = max(len(indices) for _, _, indices, _ in grid)
     fig = _new_figure(
         figsize=(_PANEL * cols + 0.5, _ROW * len(grid) + (0.4 if title else 0.0)),
         layout="constrained",

@@ -67,6 +67,7 @@ SEED = 0
 import pprint
 import textwrap
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -439,9 +440,13 @@ def num_parameters(config):
 
 
 models = {}  # one row per model: fine-tuning presets reuse an earlier one's
-for name, preset in PRESETS.items():
-    models.setdefault(preset.model, name)
-same = [n for n, p in PRESETS.items() if models[p.model] != n]
+for name, preset in PRESETS.items():  # (mirror_average adds no weights)
+    models.setdefault(replace(preset.model, mirror_average=False), name)
+same = [
+    n
+    for n, p in PRESETS.items()
+    if models[replace(p.model, mirror_average=False)] != n
+]
 header = f"{'preset':12} {'filters':>20} {'kernels':>12} {'patch':>5}"
 print(f"{header} {'head':>22}")
 for m, name in models.items():

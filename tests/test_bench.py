@@ -152,6 +152,8 @@ def test_model_macs_adds_the_head_and_the_dynamic_filters_to_the_convlstm():
     masked = PRESETS["laptop-masks"].model  # 2 x 121 logits, 16 pixels, 3 x 16 masks; 2 moves
     head = 256 * 32 * (2 * 121 + 16 + 48) * 9
     assert bench.model_macs(masked) == bench.convlstm_macs(masked) + head + 2 * moves
+    mirrored = PRESETS["big-masks-mirror"].model  # big-masks, predicting from four passes
+    assert bench.model_macs(mirrored) == 4 * bench.model_macs(PRESETS["big-masks"].model)
 
 
 def test_cpu_info_names_the_cpu_and_whether_bf16_is_native():

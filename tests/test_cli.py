@@ -53,6 +53,22 @@ def test_evaluate_digits(torch_run, capsys):
     assert blank[None] == blank["sklearn"] != blank["varied"]  # the book's held-out set
 
 
+def test_evaluate_mirror_average_overrides_the_checkpoint(torch_run, capsys):
+    from nfp_lib.backends import load_model, with_mirror_average
+    from nfp_lib.evaluate import evaluate
+
+    args = ["evaluate", "--checkpoint", str(torch_run), "--num-sequences", "2", "--json"]
+    rollout = {}
+    for choice in ("on", "off", None):
+        assert main(args + (["--mirror-average", choice] if choice else [])) == 0
+        rollout[choice] = json.loads(capsys.readouterr().out)["rollout"]
+    assert rollout[None] == rollout["off"] != rollout["on"]  # tiny predicts in one pass
+    model, _ = load_model(torch_run)
+    video = generate_moving_mnist(2, num_frames=20, seed=2026)
+    averaged = evaluate(with_mirror_average(model, True), video)["rollout"]
+    np.testing.assert_allclose(rollout["on"]["mse"], averaged["mse"], rtol=1e-6)
+
+
 def test_evaluate_table(torch_run, capsys):
     args = ["evaluate", "--checkpoint", str(torch_run), "--num-sequences", "2"]
     assert main(args + ["--context", "3", "--horizon", "2"]) == 0

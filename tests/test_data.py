@@ -498,6 +498,34 @@ def test_video_functions_reject_bad_videos(fn, video, match):
         fn(video)
 
 
+def test_mirrored_training_sequences_are_the_drawn_ones_in_all_four_mirror_images():
+    from nfp_lib.config import TrainConfig
+    from nfp_lib.data import mirror_randomly, training_sequences
+
+    plain = TrainConfig(num_train=24, num_val=3, num_frames=3, fresh_data=True)
+    mirror = TrainConfig(num_train=24, num_val=3, num_frames=3, fresh_data=True, mirror=True)
+    drawn, shown = training_sequences(plain, "train", 2), training_sequences(mirror, "train", 2)
+    images = [
+        lambda v: v,
+        lambda v: v[:, :, ::-1],
+        lambda v: v[:, ::-1],
+        lambda v: v[:, ::-1, ::-1],
+    ]
+    seen = [
+        next(i for i, image in enumerate(images) if np.array_equal(image(d), s))
+        for d, s in zip(drawn, shown, strict=True)
+    ]
+    assert set(seen) == {0, 1, 2, 3}  # left-right, upside down, both, and unchanged
+    np.testing.assert_array_equal(training_sequences(mirror, "train", 2), shown)  # seeded
+    np.testing.assert_array_equal(  # validation is never mirrored
+        training_sequences(mirror, "val"), training_sequences(plain, "val")
+    )
+    np.testing.assert_array_equal(mirror_randomly(drawn, 5), mirror_randomly(drawn, 5))
+    assert not np.array_equal(mirror_randomly(drawn, 5), mirror_randomly(drawn, 6))
+    with pytest.raises(ValueError, match="video"):
+        mirror_randomly(drawn[0], 5)
+
+
 def test_training_sequences_are_seeded_per_split_and_epoch():
     from nfp_lib.config import TrainConfig
     from nfp_lib.data import training_sequences

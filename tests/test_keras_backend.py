@@ -214,6 +214,38 @@ def test_a_motion_model_saves_and_loads_with_safe_mode(tmp_path, masks, layer):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
+# A video (N, T, H, W, C) as it is, left to right, upside down, both: each its own inverse
+MIRRORS = (
+    lambda v: v,
+    lambda v: v[:, :, :, ::-1],
+    lambda v: v[:, :, ::-1],
+    lambda v: v[:, :, ::-1, ::-1],
+)
+
+
+def test_a_mirror_average_model_averages_when_predicting_and_saves(tmp_path):
+    config = dataclasses.replace(SMALL, mirror_average=True)
+    keras.utils.set_random_seed(2)
+    model = kb.build_model(config, image_size=SIZE)
+    single = kb.build_model(SMALL, image_size=SIZE)
+    single.set_weights(model.get_weights())  # the same weights: averaging adds none
+    x = video()
+    images = [m(single.predict(np.ascontiguousarray(m(x)), verbose=0)) for m in MIRRORS]
+    averaged = model.predict(x, verbose=0)
+    np.testing.assert_allclose(averaged, sum(images) / 4, atol=1e-6)
+    assert np.abs(averaged - images[0]).max() > 1e-3
+    np.testing.assert_allclose(  # training runs one pass
+        keras.ops.convert_to_numpy(model(x, training=True)),
+        keras.ops.convert_to_numpy(single(x, training=True)),
+        atol=1e-6,
+    )
+    model.save(tmp_path / "m.keras")
+    loaded, loaded_config = kb.load_model(tmp_path / "m.keras")
+    assert loaded_config.model == config
+    expected = model.predict(x, verbose=0)  # the training pass moved the norms' statistics
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)
+
+
 def test_convlstm_loops_are_unrolled_on_jax_only_also_after_loading(small, tmp_path):
     on_jax = keras.backend.backend() == "jax"
     for layer in (small.get_layer("convlstm_0"), small.get_layer("convlstm_1")):
@@ -300,6 +332,18 @@ def test_mixed_precision_trains_in_bf16_where_native_and_saves_float32(trained, 
         assert mixed["loss"] == exact["loss"]
     model, _ = kb.load_model(out / "model.keras")
     assert model.get_layer("convlstm_0").dtype_policy.name == "float32"
+
+
+def test_a_mirror_average_model_trains_one_pass_and_validates_averaged(tmp_path, reference_losses):
+    clips = video(n=4, t=5, size=32, seed=4)
+    config = tiny_config(epochs=1, sampling_steps=2, context_frames=2, mirror=True)
+    config = config.replace(model={"mirror_average": True})
+    history = kb.fit(config, tmp_path, train_data=clips, val_data=clips[:2], progress=False)
+    model, loaded = kb.load_model(tmp_path / "model.keras")
+    assert loaded.model.mirror_average and np.isfinite(history["loss"][0])
+    y = clips[:2, 1:].astype(np.float64)
+    p = np.clip(kb.predict_next(model, clips[:2]).astype(np.float64), 1e-7, 1 - 1e-7)
+    assert history["val_loss"] == pytest.approx([reference_losses["bce"](y, p)], rel=1e-4)
 
 
 @pytest.mark.parametrize("loss", ["bce", "mse", "l1", "ssim", "ssim_bce"])

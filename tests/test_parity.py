@@ -10,6 +10,7 @@ import torch
 
 from nfp_lib import keras_backend as kb
 from nfp_lib import torch_backend as tb
+from nfp_lib.backends import backend_of, with_mirror_average
 from nfp_lib.config import ModelConfig
 from nfp_lib.porting import keras_to_torch, torch_to_keras
 
@@ -52,6 +53,12 @@ CONFIGS = [
     ),
 ]
 MOTION, MASKED = CONFIGS[-5], CONFIGS[-2:]
+# mirror_average: the four mirror images through the same layers, their predictions averaged
+MIRRORED = [
+    replace(MASKED[0], mirror_average=True),
+    replace(CONFIGS[-6], mirror_average=True),  # pixel head, batch norm, 4x4 patches
+    ModelConfig(filters=(4,), kernel_sizes=(3,), head="conv3d", mirror_average=True),
+]
 CAUSAL_BN_PATCHED = replace(GRID[0], norm="batch", patch_size=2, kernel_sizes=(5, 3))
 LEAKY_BN = replace(GRID[0], norm="batch", head="conv3d")
 
@@ -61,6 +68,7 @@ def ids(config: ModelConfig) -> str:
     return (
         f"k{k}-{config.activation}-{config.norm}-p{config.patch_size}-{config.head}"
         f"{config.head_kernel_size}-c{config.channels}-m{config.motion_kernel}x{config.motion_masks}"
+        + ("-mirror" if config.mirror_average else "")
     )
 
 
@@ -91,7 +99,7 @@ def randomize_torch(model: torch.nn.Module, seed: int) -> None:
             tensor.copy_(value)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=ids)
+@pytest.mark.parametrize("config", [*CONFIGS, *MIRRORED], ids=ids)
 def test_keras_to_torch_gives_the_same_predictions(config):
     keras_model = kb.build_model(config, image_size=SIZE)
     randomize_keras(keras_model, seed=1)
@@ -101,7 +109,7 @@ def test_keras_to_torch_gives_the_same_predictions(config):
     np.testing.assert_allclose(tb.to_numpy(torch_model(tb.to_tensor(x))), expected, atol=ATOL)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=ids)
+@pytest.mark.parametrize("config", [*CONFIGS, *MIRRORED], ids=ids)
 def test_torch_to_keras_gives_the_same_predictions(config):
     torch_model = tb.build_model(config)
     randomize_torch(torch_model, seed=2)
@@ -123,7 +131,7 @@ def test_round_trip_keeps_every_weight():
 
 @pytest.mark.parametrize(
     "config",
-    [CAUSAL_BN_PATCHED, CONFIGS[-7], CONFIGS[-6], MOTION, CONFIGS[-4], *MASKED],
+    [CAUSAL_BN_PATCHED, CONFIGS[-7], CONFIGS[-6], MOTION, CONFIGS[-4], *MASKED, *MIRRORED[:2]],
     ids=ids,
 )
 def test_rollouts_agree(config):
@@ -134,6 +142,30 @@ def test_rollouts_agree(config):
     expected = tb.rollout(torch_model, context, 3)
     np.testing.assert_allclose(kb.rollout(keras_model, context, 3), expected, atol=ATOL)
     np.testing.assert_allclose(kb.rollout_rerun(keras_model, context, 3), expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("backend", ["torch", "keras"])
+def test_with_mirror_average_copies_the_model_either_way(backend):
+    config = MIRRORED[0]
+    if backend == "torch":
+        model = tb.build_model(config)
+        randomize_torch(model, seed=9)
+        model.eval()
+    else:
+        model = kb.build_model(config, image_size=SIZE)
+        randomize_keras(model, seed=9)
+    x = clip(config, t=3, seed=10)
+    single = with_mirror_average(model, False)
+    back = with_mirror_average(single, True)
+    for m, on in ((model, True), (single, False), (back, True)):
+        assert backend_of(m).model_config(m).mirror_average is on
+
+    def predict_next(m):
+        return backend_of(m).predict_next(m, x)
+
+    averaged = predict_next(model)
+    np.testing.assert_allclose(predict_next(back), averaged, atol=1e-6)  # the same weights
+    assert np.abs(predict_next(single) - averaged).max() > 1e-3
 
 
 def test_leaky_rerun_rollouts_agree():

@@ -1,5 +1,7 @@
 """The PyTorch ConvLSTM cell, layer and predictor: maths, shapes, causality and rollouts."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -34,6 +36,9 @@ CAUSAL = {
     ),
     "masked-patch4": ModelConfig(
         filters=(4,), kernel_sizes=(3,), norm="none", patch_size=4, motion_kernel=3, motion_masks=2
+    ),
+    "mirrored-batchnorm-patch2": ModelConfig(
+        filters=(4, 6), kernel_sizes=(3, 1), norm="batch", patch_size=2, mirror_average=True
     ),
 }
 LEAKY = ModelConfig(filters=(4, 4), kernel_sizes=(3, 3), activation="relu", head="conv3d")
@@ -128,8 +133,9 @@ def test_predictor_shapes_and_layers(config):
     assert y.shape == x.shape
     assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
     assert len(state) == len(filters)
+    n = 4 * 2 if config.mirror_average else 2  # a state per mirror image
     for (h, c), f in zip(state, filters, strict=True):
-        assert h.shape == c.shape == (2, f, 16 // p, 16 // p)
+        assert h.shape == c.shape == (n, f, 16 // p, 16 // p)
     assert model_config(model) is config
 
 
@@ -258,6 +264,21 @@ def test_conv3d_head_leaks_the_next_frame():
         a, b = model(x), model(changed)
     assert torch.equal(a[:, :2], b[:, :2])
     assert not torch.equal(a[:, 2], b[:, 2])  # the prediction of frame 3 saw frame 3
+
+
+def test_mirror_average_predicts_the_mean_of_the_four_mirror_images():
+    config = CAUSAL["mirrored-batchnorm-patch2"]
+    model, x = _model(config), _frames(config)
+    single = build_model(dataclasses.replace(config, mirror_average=False)).eval()
+    single.load_state_dict(model.state_dict())  # the same weights: averaging adds none
+    with torch.no_grad():
+        images = [single(x), single(x.flip(-1)).flip(-1), single(x.flip(-2)).flip(-2)]
+        images.append(single(x.flip(-2, -1)).flip(-2, -1))
+        averaged = model(x)
+        torch.testing.assert_close(averaged, sum(images) / 4, rtol=0, atol=1e-6)
+        assert (averaged - images[0]).abs().max() > 1e-3
+        model.train(), single.train()  # training runs one pass (batch statistics here)
+        torch.testing.assert_close(model(x), single(x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("config", CAUSAL.values(), ids=CAUSAL)

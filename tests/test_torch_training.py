@@ -558,6 +558,15 @@ def test_init_from_starts_from_another_runs_weights(run, tmp_path):
     assert not torch.equal(tuned["layers.0.cell.conv.weight"], fresh["layers.0.cell.conv.weight"])
 
 
+def test_init_from_accepts_a_model_that_differs_in_mirror_average_alone(run, tmp_path):
+    out, _ = run  # averaging over mirror images adds no weights
+    train = {"epochs": 1, "learning_rate": 1e-12, "init_from": str(out), "mirror": True}
+    _fit(TINY.replace(model={"mirror_average": True}, train=train), tmp_path / "mirror")
+    start, tuned = _weights(out / "model.pt"), _weights(tmp_path / "mirror" / "model.pt")
+    parameters = dict(build_model(TINY.model).named_parameters())
+    _same_weights({k: start[k] for k in parameters}, {k: tuned[k] for k in parameters})
+
+
 @pytest.mark.parametrize(
     ("source", "match"),
     [

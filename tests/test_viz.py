@@ -58,6 +58,19 @@ def test_plot_comparison_rows_and_frame_numbers():
     assert titles[4] == "frame 9" and titles[7] == "frame 13"  # predictions follow
 
 
+def test_plot_rows_draws_each_labelled_sequence_at_the_same_times():
+    rows = {"truth": _clip(t=6), "guess": _clip(t=6, seed=1), "mean": _clip(t=6, seed=2)}
+    fig = viz.plot_rows(rows, first=10, max_frames=3)
+    assert len(fig.axes) == 9
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == list(rows)
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["frame 11", "frame 13", "frame 16"]
+    np.testing.assert_array_equal(fig.axes[3].images[0].get_array(), rows["guess"][0, ..., 0])
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_rows({})
+    with pytest.raises(ValueError, match=r"rows\['mean'\]: expected shape"):
+        viz.plot_rows({"truth": _clip(t=6), "mean": _clip(t=5)})
+
+
 def test_plot_metric_curves_against_horizon():
     fig = viz.plot_metric_curves(
         {"ConvLSTM": np.linspace(0.9, 0.6, 10), "copy last frame": [0.7] * 10}, "ssim"

@@ -5,7 +5,8 @@ The layers mirror ``nfp_lib.torch_backend`` one for one, so weights port between
 ``convlstm_0``, ``convlstm_1``, ..., a ``BatchNormalization`` (``norm_0``, ...) after every
 ConvLSTM but the last when ``norm == "batch"``, a ``Conv3D`` head named ``head``, then either a
 sigmoid and optional ``DepthToSpace``, or (``motion_kernel``) a :class:`DynamicFilter` named
-``motion`` that moves the input frames with the head's per-patch kernels. Input and output are
+``motion`` that moves the input frames with the head's per-patch kernels; with
+``mirror_average``, :class:`Mirror` first and :class:`MirrorMean` last. Input and output are
 ``(N, T, H, W, C)``; output frame ``t`` is the prediction of input frame ``t + 1``.
 
 Where the :class:`~nfp_lib.config.ModelConfig` lives: nowhere extra. Every field can be read back
@@ -178,6 +179,39 @@ class MaskedMotion(layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="nfp")
+class Mirror(layers.Layer):
+    """``mirror_average``, first half: when predicting, frames ``(N, T, H, W, C)`` become their
+    four mirror images stacked as a batch ``(4N, T, H, W, C)``: as they are, left to right,
+    upside down, both. In training they pass unchanged (one pass)."""
+
+    def call(self, x, training=False):
+        if training:
+            return x
+        up_down = ops.flip(x, axis=2)
+        return ops.concatenate([x, ops.flip(x, axis=3), up_down, ops.flip(up_down, axis=3)])
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="nfp")
+class MirrorMean(layers.Layer):
+    """``mirror_average``, second half: the mean of the four predictions ``(4N, ...)`` that
+    :class:`Mirror`'s images led to, each mirrored back. In training: unchanged."""
+
+    def call(self, y, training=False):
+        if training:
+            return y
+        same, left_right, upside_down, both = ops.split(y, 4, axis=0)
+        back = ops.flip(left_right, axis=3), ops.flip(upside_down, axis=2)
+        both = ops.flip(ops.flip(both, axis=2), axis=3)
+        return (same + back[0] + back[1] + both) / 4
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Model:
     """The Keras model for ``config`` on square frames of ``image_size`` pixels (default 64).
 
@@ -193,7 +227,8 @@ def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Mod
     if size % p:
         raise ValueError(f"image_size: expected a multiple of patch_size {p}, got {size}")
     frames = keras.Input(shape=(None, size, size, config.channels), name="frames")
-    x = SpaceToDepth(p, name="space_to_depth")(frames) if p > 1 else frames
+    seen = Mirror(name="mirror")(frames) if config.mirror_average else frames
+    x = SpaceToDepth(p, name="space_to_depth")(seen) if p > 1 else seen
     last = len(config.filters) - 1
     for i, (filters, kernel) in enumerate(zip(config.filters, config.kernel_sizes, strict=True)):
         x = layers.ConvLSTM2D(
@@ -217,16 +252,18 @@ def build_model(config: ModelConfig, image_size: int | None = None) -> keras.Mod
             name="head",
         )
         motion = MaskedMotion(p, config.motion_kernel, config.motion_masks, name="motion")
-        x = motion([frames, head(x)])
+        x = motion([seen, head(x)])
     elif config.motion_kernel:
         logits = layers.Conv3D(config.motion_kernel**2, head_kernel, padding="same", name="head")
-        x = DynamicFilter(p, name="motion")([frames, logits(x)])
+        x = DynamicFilter(p, name="motion")([seen, logits(x)])
     else:
         x = layers.Conv3D(
             config.channels * p * p, head_kernel, padding="same", activation="sigmoid", name="head"
         )(x)
         if p > 1:
             x = DepthToSpace(p, name="depth_to_space")(x)
+    if config.mirror_average:
+        x = MirrorMean(name="mirror_mean")(x)
     return unroll_on_jax(keras.Model(frames, x, name="next_frame_predictor"))
 
 
@@ -288,6 +325,7 @@ def model_config(model: keras.Model) -> ModelConfig:
         channels=model.input_shape[-1],
         motion_kernel=_motion_kernel(names),
         motion_masks=getattr(names.get("motion"), "masks", 0),
+        mirror_average="mirror" in names,
     )
     return canonical(config)
 

@@ -51,7 +51,8 @@ def rollout(
     with progress_bar(len(context) * horizon, progress) as bar:
         for start in range(0, len(context), batch_size):
             batch = context[start : start + batch_size]
-            states = [np.zeros((len(batch), *shape), np.float32) for shape in step.state_shapes]
+            n = step.state_batch(len(batch))
+            states = [np.zeros((n, *shape), np.float32) for shape in step.state_shapes]
             for t in range(batch.shape[1]):
                 frame, *states = step.predict_on_batch([batch[:, t : t + 1], *states])
             predicted = [frame]
@@ -113,8 +114,9 @@ def _check_input(model: keras.Model, video: np.ndarray, name: str, min_frames: i
 class FrameStep(keras.Model):
     """One time step of a model, sharing its layers (and so its weights).
 
-    Inputs: one frame ``(N, 1, H, W, C)`` and every ConvLSTM's ``h`` and ``c``; outputs: the
-    predicted next frame ``(N, 1, H, W, C)`` and the new states, in the same order. Batch
+    Inputs: one frame ``(N, 1, H, W, C)`` and every ConvLSTM's ``h`` and ``c`` (batch
+    :meth:`state_batch`); outputs: the predicted next frame ``(N, 1, H, W, C)`` and the new
+    states, in the same order. Batch
     norms use their moving statistics unless called with ``training=True``.
     """
 
@@ -127,11 +129,19 @@ class FrameStep(keras.Model):
         self.norms = [names.get(f"norm_{i}") for i in range(len(self.cells))]
         self.head = names["head"]
         self.motion = names.get("motion")
+        self.mirror = names.get("mirror"), names.get("mirror_mean")
         size = image_size_of(model) // self.config.patch_size
         self.state_shapes = [(size, size, f) for f in self.config.filters for _ in "hc"]
 
+    def state_batch(self, n: int, training: bool = False) -> int:
+        """How many states ``n`` sequences need: four each for a ``mirror_average`` model
+        predicting (one per mirror image), else one."""
+        return 4 * n if self.mirror[0] and not training else n
+
     def call(self, inputs, training=False):
         frame, *states = inputs
+        if self.mirror[0]:
+            frame = self.mirror[0](frame, training=training)
         x = self.patch[0](frame) if self.patch[0] else frame
         x = x[:, 0]
         new_states = []
@@ -145,4 +155,6 @@ class FrameStep(keras.Model):
             x = self.motion([frame, x])
         elif self.patch[1]:
             x = self.patch[1](x)
+        if self.mirror[1]:
+            x = self.mirror[1](x, training=training)
         return [x, *new_states]

@@ -182,6 +182,7 @@ class SampledModel(keras.Model):
     def call(self, inputs, training=False):
         frames, feed_truth = inputs
         n = ops.shape(frames)[0]
+        n = self.step.state_batch(n, training)
         states = [ops.zeros((n, *shape), frames.dtype) for shape in self.step.state_shapes]
         predictions = []
         for t in range(frames.shape[1]):

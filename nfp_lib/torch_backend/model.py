@@ -4,7 +4,9 @@ Frames flow as ``(N, T, C, H, W)``: optional ``p x p`` patching (``pixel_unshuff
 ConvLSTM layers with an optional ``BatchNorm3d`` after every one but the last, and a head: either
 sigmoid pixels and ``pixel_shuffle`` back to full size, or (``motion_kernel``) per-patch softmax
 kernels that move the current frame (:func:`apply_dynamic_filters`). Output frame ``t`` is the
-prediction of input frame ``t + 1``. The Keras backend builds the same network layer for layer.
+prediction of input frame ``t + 1``. With ``mirror_average`` (in eval mode) all of it runs on the
+four mirror images of the input, and the output is the mean of their predictions mirrored back.
+The Keras backend builds the same network layer for layer.
 """
 
 from __future__ import annotations
@@ -62,14 +64,26 @@ class NextFramePredictor(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, list[State]]:
         """Predict every next frame: ``x`` ``(N, T, C, H, W)`` -> ``(N, T, C, H, W)`` in [0, 1].
 
-        ``state`` (one ``(h, c)`` per layer, as returned with ``return_state=True``) continues
-        a sequence where an earlier call stopped; ``None`` starts from zeros.
+        ``state`` (one ``(h, c)`` per layer, as returned with ``return_state=True``; with
+        ``mirror_average``, outside training, one per mirror image: a batch of ``4N``)
+        continues a sequence where an earlier call stopped; ``None`` starts from zeros.
         """
         self._check_input(x)
         if state is not None and len(state) != len(self.layers):
             raise ValueError(
                 f"state: expected one (h, c) per layer ({len(self.layers)}), got {len(state)}"
             )
+        mirror = self.config.mirror_average and not self.training
+        if mirror:  # four mirror images, each with its own state (training: one pass)
+            x = torch.cat([x, x.flip(-1), x.flip(-2), x.flip(-2, -1)])
+        y, new_state = self._predict(x, state)
+        if mirror:  # each image's prediction mirrored back, averaged
+            y = mirror_mean(y)
+        return (y, new_state) if return_state else y
+
+    def _predict(
+        self, x: torch.Tensor, state: list[State] | None
+    ) -> tuple[torch.Tensor, list[State]]:
         p = self.config.patch_size
         frames = x
         if p > 1:
@@ -96,7 +110,7 @@ class NextFramePredictor(nn.Module):
             y = torch.sigmoid(y)
             if p > 1:
                 y = F.pixel_shuffle(y, p)
-        return (y, new_state) if return_state else y
+        return y, new_state
 
     def _composite(self, frames: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
         """The masked sum of ``M`` moved copies of ``frames`` ``(M', C, H, W)`` and a drawn
@@ -147,6 +161,13 @@ class NextFramePredictor(nn.Module):
                 f"x: height and width must be multiples of patch_size {p}, "
                 f"got {x.shape[3]}x{x.shape[4]}"
             )
+
+
+def mirror_mean(y: torch.Tensor) -> torch.Tensor:
+    """The mean of four predictions ``(4N, T, C, H, W)`` of the mirror images of ``N`` videos
+    (as they are, left to right, upside down, both), each mirrored back first."""
+    same, left_right, upside_down, both = y.chunk(4)
+    return (same + left_right.flip(-1) + upside_down.flip(-2) + both.flip(-2, -1)) / 4
 
 
 def conv3d_as_conv2d(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
