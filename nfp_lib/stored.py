@@ -1,8 +1,9 @@
 """Figures the repository stores as JSON in ``nfp_lib/results/``, so the book's tables and prose
 read them instead of typing them: ``published`` (other works' Moving MNIST figures, each with its
 source, data and metric), ``experiments`` (the training runs that led to the ``laptop`` preset) and
-``laptop-float32`` (that preset trained again with bfloat16 off: its CPU, log and scores) and
-``mnist-digits`` (every shipped checkpoint evaluated on videos of real MNIST digits).
+``laptop-float32`` (that preset trained again with bfloat16 off: its CPU, log and scores),
+``mnist-digits`` (every shipped checkpoint evaluated on videos of real MNIST digits) and
+``mirror-average`` (two checkpoints evaluated with ``mirror_average`` set the other way).
 The benchmark timings there are read by ``bench.stored_benchmark``.
 """
 

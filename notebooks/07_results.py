@@ -444,11 +444,14 @@ rollout_mse = {
 }
 best = min(rollout_mse, key=rollout_mse.get)
 best_rollout = results[best]["rollout"]
+mirrors = pretrained_config(best).model.mirror_average
+how = "(the mean of its guesses for four mirror images) " if mirrors else ""
 display(
     Markdown(f"""
 OpenSTL's ConvLSTM-S is also much bigger ({openstl["architecture"]}) and
 trained for hundreds of GPU epochs; ours trained for minutes to hours on a
-two-core CPU. Our lowest rollout error, `{best}`'s, is
+two-core CPU. Our lowest rollout error, `{best}`'s
+{how}is
 {rollout_mse[best]:.1f} with a 7 x 7 SSIM of
 {np.mean(best_rollout["ssim_7x7"]):.3f}, against its
 {openstl["rollout_mse_sum"]} and {openstl["rollout_ssim_7x7"]}.

@@ -27,6 +27,7 @@ SHIPPED = {
     "big-masks-more-torch": "torch",
     "big-masks-most-torch": "torch",
     "big-masks-varied-torch": "torch",
+    "big-masks-mirror-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -62,6 +63,7 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
         "big-masks-more-torch",
         "big-masks-most-torch",
         "big-masks-varied-torch",
+        "big-masks-mirror-torch",
     ],
 )
 def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
