@@ -861,9 +861,8 @@ for label, axes in MIRROR_IMAGES.items():
     image = np.ascontiguousarray(np.flip(clip[:, :CONTEXT], axes))
     guess = evaluate.predict_future(one_pass, image, 10)
     rows[label] = np.flip(guess, axes)[0]  # mirrored back
-rows["averaged"] = evaluate.predict_future(mirror_model, clip[:, :CONTEXT], 10)[
-    0
-]
+averaged = evaluate.predict_future(mirror_model, clip[:, :CONTEXT], 10)
+rows["averaged"] = averaged[0]
 title = f"{MIRROR}: test video 0, 10 frames after {CONTEXT}"
 display(viz.plot_rows(rows, first=CONTEXT, max_frames=5, title=title))
 
@@ -894,11 +893,18 @@ for base, label in (("blank", "blank frame"), ("copy_last", "copy last frame")):
         f"{np.mean(r['ssim_7x7']):7.3f}"
     )
 
+# %% [markdown]
+# The four lines would lie almost on top of each other, so each is drawn as its difference from
+# `big-masks-most-torch` in one pass, frame by frame:
+
 # %%
+reference = mirror_rows[f"{MOST}, one pass"]["rollout"]
 for metric in ("mse_sum", "ssim"):
-    curves = {label: m["rollout"][metric] for label, m in mirror_rows.items()}
-    curves["blank frame"] = mirror_rows[f"{MOST}, one pass"]["blank"][metric]
-    title = f"{metric}, 10 frames after {CONTEXT}, averaging off and on"
+    curves = {
+        label: np.array(m["rollout"][metric]) - reference[metric]
+        for label, m in list(mirror_rows.items())[1:]
+    }
+    title = f"{metric} minus {MOST}'s, one pass"
     display(viz.plot_metric_curves(curves, metric, title=title))
 
 # %% [markdown]
