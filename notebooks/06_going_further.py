@@ -795,24 +795,30 @@ display(viz.plot_metric_curves(curves, "ssim", title=title))
 
 
 # %% tags=["hide-input"]
-def _means(name: str, digits: str) -> tuple[float, float]:
-    r = handwriting[name][digits]["rollout"]
+def rollout_means(result: dict) -> tuple[float, float]:
+    """An evaluation's rollout: mean per-frame-sum MSE and mean SSIM."""
+    r = result["rollout"]
     return np.mean(r["mse_sum"]), np.mean(r["ssim"])
 
 
+scored = {  # (model, test digits) -> rollout means
+    (name, digits): rollout_means(result)
+    for name, by_digits in handwriting.items()
+    for digits, result in by_digits.items()
+}
 varied_epochs = len(pretrained.pretrained_history(VARIED)["epoch"])
 display(
     Markdown(f"""
-On its own digits `{MOST}` scores {_means(MOST, "sklearn")[0]:.1f} and
-{_means(MOST, "sklearn")[1]:.3f}; on real MNIST digits
-{_means(MOST, "MNIST")[0]:.1f} and {_means(MOST, "MNIST")[1]:.3f}, and the
+On its own digits `{MOST}` scores {scored[MOST, "sklearn"][0]:.1f} and
+{scored[MOST, "sklearn"][1]:.3f}; on real MNIST digits
+{scored[MOST, "MNIST"][0]:.1f} and {scored[MOST, "MNIST"][1]:.3f}, and the
 blank frame's SSIM beats it {blank_wins_from(on_mnist[MOST])}. Part of what
 it learned is these 1,797 digits rather than handwriting. {varied_epochs}
-epochs on the varied digits take it to {_means(VARIED, "MNIST")[0]:.1f} and
-{_means(VARIED, "MNIST")[1]:.3f} on MNIST (the blank frame wins
+epochs on the varied digits take it to {scored[VARIED, "MNIST"][0]:.1f} and
+{scored[VARIED, "MNIST"][1]:.3f} on MNIST (the blank frame wins
 {blank_wins_from(on_mnist[VARIED])}), and cost it on the sklearn test
-videos, where it now scores {_means(VARIED, "sklearn")[0]:.1f} and
-{_means(VARIED, "sklearn")[1]:.3f}: the same weights now cover more shapes.
+videos, where it now scores {scored[VARIED, "sklearn"][0]:.1f} and
+{scored[VARIED, "sklearn"][1]:.3f}: the same weights now cover more shapes.
 Real MNIST digits stay harder than ours:
 they come in more shapes than eight drawings of 1,797 digits cover, and their
 strokes are thinner, so a stroke drawn a pixel off misses more of its ink.
@@ -915,18 +921,9 @@ compare_long(MOST, MIRROR)
 
 
 # %% tags=["hide-input"]
-def _rollout_means(label: str) -> tuple[float, float]:
-    r = mirror_rows[label]["rollout"]
-    return np.mean(r["mse_sum"]), np.mean(r["ssim"])
-
-
-before, averaged_only = (
-    _rollout_means(f"{MOST}, one pass"),
-    _rollout_means(f"{MOST}, averaged"),
-)
-trained_only, both = (
-    _rollout_means(f"{MIRROR}, one pass"),
-    _rollout_means(f"{MIRROR}, averaged"),
+# mirror_rows' order: MOST one pass, averaged; MIRROR one pass, averaged
+before, averaged_only, trained_only, both = map(
+    rollout_means, mirror_rows.values()
 )
 ink[MIRROR] = np.mean(long_results[MIRROR]["rollout"]["ink"][late])
 mirror_wins = np.array(long_results[MIRROR]["rollout"]["ssim"]) > np.array(
