@@ -95,6 +95,13 @@ def test_load_config_errors(tmp_path):
         Config.from_dict({"optimiser": {}})
 
 
+def test_training_through_the_mirror_average_needs_an_averaging_model():
+    train = TrainConfig(average_mirrors=True)
+    with pytest.raises(ValueError, match="average_mirrors: .* needs a model with mirror_average"):
+        Config(train=train)
+    assert Config(ModelConfig(mirror_average=True), train).train.average_mirrors
+
+
 def test_finish_loss_trains_the_last_epochs():
     t = TrainConfig(epochs=5, loss="bce", finish_loss="l1", finish_from=4)
     assert [t.loss_at(epoch) for epoch in range(1, 7)] == ["bce"] * 3 + ["l1"] * 3

@@ -495,6 +495,44 @@ def test_sampled_model_feeds_back_predictions_or_truth():
     ]  # one optimizer serves both, and model.keras saves its state in this order
 
 
+def test_training_through_the_mirror_average_predicts_as_the_averaging_model():
+    keras.utils.set_random_seed(0)
+    model = kb.build_model(dataclasses.replace(tiny_config().model, mirror_average=True), 32)
+    x = video(n=2, t=5, size=32, seed=1)
+    feed_truth = np.zeros((2, 5), np.float32)
+    feed_truth[:, :2] = 1
+
+    def run(trainer, inputs, training):
+        return keras.ops.convert_to_numpy(trainer(inputs, training=training))
+
+    free = run(keras_train.SampledModel(model, average=True), (x, feed_truth), True)
+    predicted = run(keras_train.SampledModel(model), (x, feed_truth), False)  # averages itself
+    np.testing.assert_allclose(free, predicted, atol=1e-6)
+    one_pass = run(keras_train.SampledModel(model), (x, feed_truth), True)
+    assert np.abs(free - one_pass).max() > 1e-3
+    taught = run(keras_train.MirrorAveraged(model), x, True)
+    np.testing.assert_allclose(taught, model.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("sampling_steps", [0, 2])
+def test_fit_trains_through_the_mirror_average_when_asked(tmp_path, monkeypatch, sampling_steps):
+    calls = []
+    original = keras_train.mirror_images
+
+    def spy(x):
+        calls.append(x.shape[0])
+        return original(x)
+
+    monkeypatch.setattr(keras_train, "mirror_images", spy)
+    config = tiny_config(epochs=1, sampling_steps=sampling_steps, context_frames=2)
+    config = config.replace(model={"mirror_average": True}, train={"average_mirrors": True})
+    history = kb.fit(config, tmp_path, progress=False)
+    assert calls and set(calls) == {4} and np.isfinite(history["loss"][0])
+    calls.clear()
+    kb.fit(config.replace(train={"average_mirrors": False}), tmp_path / "one-pass", progress=False)
+    assert not calls
+
+
 def test_scheduled_sampling_shows_the_context_and_ends_free_running(tmp_path, monkeypatch):
     seen = {}
     get = keras_train._EpochData.__getitem__

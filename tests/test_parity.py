@@ -12,7 +12,9 @@ from nfp_lib import keras_backend as kb
 from nfp_lib import torch_backend as tb
 from nfp_lib.backends import backend_of, with_mirror_average
 from nfp_lib.config import ModelConfig
+from nfp_lib.keras_backend.train import SampledModel
 from nfp_lib.porting import keras_to_torch, torch_to_keras
+from nfp_lib.torch_backend.train import sampled_forward
 
 SIZE = 16
 ATOL = 1e-5
@@ -142,6 +144,22 @@ def test_rollouts_agree(config):
     expected = tb.rollout(torch_model, context, 3)
     np.testing.assert_allclose(kb.rollout(keras_model, context, 3), expected, atol=ATOL)
     np.testing.assert_allclose(kb.rollout_rerun(keras_model, context, 3), expected, atol=ATOL)
+
+
+def test_training_through_the_mirror_average_agrees():
+    config = replace(MIRRORED[0], norm="none")
+    torch_model = tb.build_model(config)
+    randomize_torch(torch_model, seed=11)
+    keras_model = torch_to_keras(torch_model.eval(), kb.build_model(config, image_size=SIZE))
+    x = clip(config, t=5, seed=12)
+    feed_truth = np.zeros((2, 5), np.float32)
+    feed_truth[:, :2] = 1
+    torch_model.train()  # one pass a step, as in training; the four images made explicitly
+    with torch.no_grad():
+        truth = torch.tensor(feed_truth) > 0
+        expected = tb.to_numpy(sampled_forward(torch_model, tb.to_tensor(x), truth, True))
+    sampled = SampledModel(keras_model, average=True)((x, feed_truth), training=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(sampled), expected, atol=ATOL)
 
 
 @pytest.mark.parametrize("backend", ["torch", "keras"])

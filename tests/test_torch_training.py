@@ -1,5 +1,6 @@
 """Training the PyTorch model: history, checkpoints, exact resume, interrupts, sampling."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -364,6 +365,44 @@ def test_sampled_forward_feeds_back_predictions_or_truth():
     assert not torch.equal(out[1, 2], free[1, 2])
 
 
+def test_training_through_the_mirror_average_predicts_as_the_averaging_model():
+    torch.manual_seed(0)
+    averaging = dataclasses.replace(TINY.model, norm="none", mirror_average=True)
+    model = build_model(averaging)  # no batch norm: training and predicting compute alike
+    x = torch.rand(2, 5, 1, 16, 16)
+    feed_truth = torch.zeros(2, 5, dtype=torch.bool)
+    feed_truth[:, :2] = True
+    model.train()  # one pass a step: the four images are a batch of 8
+    free = sampled_forward(model, x, feed_truth, average=True)
+    taught = train_module._Net(model, average=True)(x)
+    one_pass = sampled_forward(model, x, feed_truth)
+    free.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()  # predicting, the model averages the four itself
+    with torch.no_grad():
+        torch.testing.assert_close(free, sampled_forward(model, x, feed_truth), atol=1e-6, rtol=0)
+        torch.testing.assert_close(taught, model(x), atol=1e-6, rtol=0)
+    assert (free - one_pass).abs().max() > 1e-3
+
+
+def test_fit_trains_through_the_mirror_average_when_asked(tmp_path, monkeypatch):
+    batches = []
+    step = NextFramePredictor.step
+
+    def spy(self, frame, state=None):
+        batches.append(len(frame))
+        return step(self, frame, state)
+
+    monkeypatch.setattr(NextFramePredictor, "step", spy)
+    train = {"epochs": 1, "sampling_steps": 4, "context_frames": 3, "num_val": 2}
+    config = TINY.replace(model={"mirror_average": True}, train=train)
+    _fit(config, tmp_path / "one-pass")
+    assert set(batches) == {8}  # batches of 8 sequences, one pass each
+    batches.clear()
+    _fit(config.replace(train={"average_mirrors": True}), tmp_path / "averaged")
+    assert set(batches) == {32}  # each sequence's four mirror images
+
+
 @pytest.mark.parametrize("sampling_steps", [0, 4])
 def test_fit_steps_frame_by_frame_only_with_scheduled_sampling(
     tmp_path, monkeypatch, sampling_steps
@@ -390,9 +429,9 @@ def test_scheduled_sampling_always_shows_the_context_and_ends_free_running(tmp_p
     seen = []
     original = train_module.sampled_forward
 
-    def spy(model, x, feed_truth):
+    def spy(model, x, feed_truth, average=False):
         seen.append(feed_truth.clone())
-        return original(model, x, feed_truth)
+        return original(model, x, feed_truth, average)
 
     monkeypatch.setattr(train_module, "sampled_forward", spy)
     config = TINY.replace(

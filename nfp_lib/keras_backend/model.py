@@ -179,17 +179,30 @@ class MaskedMotion(layers.Layer):
         }
 
 
+def mirror_images(x):
+    """The four mirror images of ``N`` videos ``(N, T, H, W, C)`` as one batch
+    ``(4N, T, H, W, C)``: as they are, left to right, upside down, both."""
+    up_down = ops.flip(x, axis=2)
+    return ops.concatenate([x, ops.flip(x, axis=3), up_down, ops.flip(up_down, axis=3)])
+
+
+def mirror_mean(y):
+    """The mean of four predictions ``(4N, T, H, W, C)`` of the mirror images of ``N`` videos
+    (in :func:`mirror_images`' order), each mirrored back first."""
+    same, left_right, upside_down, both = ops.split(y, 4, axis=0)
+    back = ops.flip(left_right, axis=3), ops.flip(upside_down, axis=2)
+    both = ops.flip(ops.flip(both, axis=2), axis=3)
+    return (same + back[0] + back[1] + both) / 4
+
+
 @keras.saving.register_keras_serializable(package="nfp")
 class Mirror(layers.Layer):
     """``mirror_average``, first half: when predicting, frames ``(N, T, H, W, C)`` become their
-    four mirror images stacked as a batch ``(4N, T, H, W, C)``: as they are, left to right,
-    upside down, both. In training they pass unchanged (one pass)."""
+    four mirror images stacked as a batch ``(4N, T, H, W, C)`` (:func:`mirror_images`). In
+    training they pass unchanged (one pass)."""
 
     def call(self, x, training=False):
-        if training:
-            return x
-        up_down = ops.flip(x, axis=2)
-        return ops.concatenate([x, ops.flip(x, axis=3), up_down, ops.flip(up_down, axis=3)])
+        return x if training else mirror_images(x)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -198,15 +211,11 @@ class Mirror(layers.Layer):
 @keras.saving.register_keras_serializable(package="nfp")
 class MirrorMean(layers.Layer):
     """``mirror_average``, second half: the mean of the four predictions ``(4N, ...)`` that
-    :class:`Mirror`'s images led to, each mirrored back. In training: unchanged."""
+    :class:`Mirror`'s images led to, each mirrored back (:func:`mirror_mean`). In training:
+    unchanged."""
 
     def call(self, y, training=False):
-        if training:
-            return y
-        same, left_right, upside_down, both = ops.split(y, 4, axis=0)
-        back = ops.flip(left_right, axis=3), ops.flip(upside_down, axis=2)
-        both = ops.flip(ops.flip(both, axis=2), axis=3)
-        return (same + back[0] + back[1] + both) / 4
+        return y if training else mirror_mean(y)
 
     def compute_output_shape(self, input_shape):
         return input_shape

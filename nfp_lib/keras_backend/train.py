@@ -27,6 +27,8 @@ from nfp_lib.keras_backend.model import (
     build_model,
     canonical,
     image_size_of,
+    mirror_images,
+    mirror_mean,
     model_config,
     unroll_on_jax,
 )
@@ -62,7 +64,8 @@ def fit(
     backend's autocast; validation and the saved model are float32.
     With a ``finish_loss`` the model is compiled again, with the same optimizer, from
     ``finish_from`` on. With ``sampling_steps`` Keras fits a :class:`SampledModel` around the
-    model (scheduled sampling, as the torch backend's); the model itself is validated and saved.
+    model (scheduled sampling, as the torch backend's), else with ``average_mirrors`` a
+    :class:`MirrorAveraged`; the model itself is validated and saved.
     With ``ema_decay`` the saved ``model.keras`` holds the weight average and
     ``train_weights.npz`` beside it the weights that training goes on from.
     """
@@ -96,7 +99,11 @@ def _fit(config: Config, run: RunFolder, progress: bool, train_data, val) -> dic
         history = {key: [] for key in HISTORY_KEYS}
     if average is None and t.ema_decay:
         average = WeightAverage(model, t.ema_decay)
-    trainer = SampledModel(model) if t.sampling_steps else model
+    trainer = model
+    if t.sampling_steps:
+        trainer = SampledModel(model, t.average_mirrors)
+    elif t.average_mirrors:
+        trainer = MirrorAveraged(model)
     switch = min(t.finish_from - 1, t.epochs) if t.finish_from else t.epochs
     for loss, first, end in ((t.loss, 0, switch), (t.finish_loss, switch, t.epochs)):
         done = len(history["epoch"])
@@ -168,12 +175,14 @@ class SampledModel(keras.Model):
 
     Inputs: frames ``(N, T, H, W, C)`` and ``feed_truth`` ``(N, T)`` (1: the true frame ``t``, 0:
     the prediction of it from step ``t - 1``; step 0 always sees the true frame). Returns the
-    predictions ``(N, T, H, W, C)``; gradients flow through the fed-back predictions.
+    predictions ``(N, T, H, W, C)``; gradients flow through the fed-back predictions. With
+    ``average`` (``average_mirrors``) each training step runs on the frame's four mirror images
+    and predicts the mean of their predictions mirrored back, as the model predicts.
     """
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, average: bool = False):
         super().__init__(name="sampled")
-        self.predictor = model
+        self.predictor, self.average = model, average
         self.step = FrameStep(model)
 
     def build(self, input_shape) -> None:
@@ -181,8 +190,9 @@ class SampledModel(keras.Model):
 
     def call(self, inputs, training=False):
         frames, feed_truth = inputs
+        average = self.average and training  # predicting, the model averages itself
         n = ops.shape(frames)[0]
-        n = self.step.state_batch(n, training)
+        n = 4 * n if average else self.step.state_batch(n, training)
         states = [ops.zeros((n, *shape), frames.dtype) for shape in self.step.state_shapes]
         predictions = []
         for t in range(frames.shape[1]):
@@ -190,9 +200,31 @@ class SampledModel(keras.Model):
             if t:
                 keep = ops.reshape(ops.cast(feed_truth[:, t], frame.dtype), (-1, 1, 1, 1, 1))
                 frame = keep * frame + (1 - keep) * ops.cast(predictions[-1], frame.dtype)
-            prediction, *states = self.step([frame, *states], training=training)
+            if average:
+                prediction, *states = self.step([mirror_images(frame), *states], training=True)
+                prediction = mirror_mean(prediction)
+            else:
+                prediction, *states = self.step([frame, *states], training=training)
             predictions.append(prediction)
         return ops.concatenate(predictions, axis=1)
+
+
+class MirrorAveraged(keras.Model):
+    """``average_mirrors`` without scheduled sampling: in training, ``model`` runs on the four
+    mirror images of each sequence and returns the mean of their predictions mirrored back, as
+    the model predicts (it averages itself when not training)."""
+
+    def __init__(self, model: keras.Model):
+        super().__init__(name="mirror_averaged")
+        self.predictor = model
+
+    def build(self, input_shape) -> None:
+        self.built = True  # the predictor's layers are built already
+
+    def call(self, frames, training=False):
+        if not training:
+            return self.predictor(frames, training=False)
+        return mirror_mean(self.predictor(mirror_images(frames), training=True))
 
 
 def load_model(path: str | Path) -> tuple[keras.Model, Config]:

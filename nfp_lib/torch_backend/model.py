@@ -75,7 +75,7 @@ class NextFramePredictor(nn.Module):
             )
         mirror = self.config.mirror_average and not self.training
         if mirror:  # four mirror images, each with its own state (training: one pass)
-            x = torch.cat([x, x.flip(-1), x.flip(-2), x.flip(-2, -1)])
+            x = mirror_images(x)
         y, new_state = self._predict(x, state)
         if mirror:  # each image's prediction mirrored back, averaged
             y = mirror_mean(y)
@@ -163,9 +163,15 @@ class NextFramePredictor(nn.Module):
             )
 
 
+def mirror_images(x: torch.Tensor) -> torch.Tensor:
+    """The four mirror images of ``N`` videos ``(N, ..., H, W)`` as one batch ``(4N, ...)``: as
+    they are, left to right, upside down, both."""
+    return torch.cat([x, x.flip(-1), x.flip(-2), x.flip(-2, -1)])
+
+
 def mirror_mean(y: torch.Tensor) -> torch.Tensor:
-    """The mean of four predictions ``(4N, T, C, H, W)`` of the mirror images of ``N`` videos
-    (as they are, left to right, upside down, both), each mirrored back first."""
+    """The mean of four predictions ``(4N, ..., H, W)`` of the mirror images of ``N`` videos
+    (in :func:`mirror_images`' order), each mirrored back first."""
     same, left_right, upside_down, both = y.chunk(4)
     return (same + left_right.flip(-1) + upside_down.flip(-2) + both.flip(-2, -1)) / 4
 

@@ -38,7 +38,12 @@ from nfp_lib.runs import RunFolder, latest_dir
 from nfp_lib.torch_backend.checkpoint import load_checkpoint, save_checkpoint
 from nfp_lib.torch_backend.fast import channels_last_
 from nfp_lib.torch_backend.losses import LOSSES
-from nfp_lib.torch_backend.model import NextFramePredictor, build_model
+from nfp_lib.torch_backend.model import (
+    NextFramePredictor,
+    build_model,
+    mirror_images,
+    mirror_mean,
+)
 from nfp_lib.torch_backend.parallel import backward_in_slices, cpu_workers
 from nfp_lib.torch_backend.rollout import to_numpy
 
@@ -47,14 +52,16 @@ TRAIN_STATE_KEYS = ("optimizer", "scheduler", "epoch", "step", "history", "torch
 
 
 def sampled_forward(
-    model: NextFramePredictor, x: torch.Tensor, feed_truth: torch.Tensor
+    model: NextFramePredictor, x: torch.Tensor, feed_truth: torch.Tensor, average: bool = False
 ) -> torch.Tensor:
     """Step through ``x`` ``(N, T, C, H, W)`` feeding either the true or the predicted frame.
 
     ``feed_truth`` ``(N, T)`` (bool) says, per sequence and step, whether the input at step
     ``t >= 1`` is the true frame ``x[:, t]`` or the model's own prediction of it from step
     ``t - 1``; step 0 always gets the true frame. Returns the predictions ``(N, T, C, H, W)``.
-    Gradients flow through the fed-back predictions.
+    Gradients flow through the fed-back predictions. With ``average`` (a training-mode model,
+    which makes one pass) each step runs on the frame's four mirror images and predicts the
+    mean of their predictions mirrored back, as a ``mirror_average`` model predicts.
     """
     state, preds = None, []
     for t in range(x.shape[1]):
@@ -62,7 +69,11 @@ def sampled_forward(
         if t > 0:
             keep = feed_truth[:, t].view(-1, 1, 1, 1).to(frame.dtype)
             frame = keep * frame + (1 - keep) * preds[-1].to(frame.dtype)
-        pred, state = model.step(frame, state)
+        if average:
+            pred, state = model.step(mirror_images(frame), state)
+            pred = mirror_mean(pred)
+        else:
+            pred, state = model.step(frame, state)
         preds.append(pred)
     return torch.stack(preds, dim=1)
 
@@ -95,16 +106,19 @@ class WeightAverage:
 
 
 class _Net(nn.Module):
-    """The predictor plus scheduled sampling in one ``forward``, so DDP sees both paths."""
+    """The predictor plus scheduled sampling in one ``forward``, so DDP sees both paths; with
+    ``average`` it trains through the mirror average (``TrainConfig.average_mirrors``)."""
 
-    def __init__(self, model: NextFramePredictor) -> None:
+    def __init__(self, model: NextFramePredictor, average: bool = False) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.average = model, average
 
     def forward(self, x: torch.Tensor, feed_truth: torch.Tensor | None = None) -> torch.Tensor:
-        if feed_truth is None:
-            return self.model(x)
-        return sampled_forward(self.model, x, feed_truth)
+        if feed_truth is not None:
+            return sampled_forward(self.model, x, feed_truth, self.average)
+        if self.average:
+            return mirror_mean(self.model(mirror_images(x)))
+        return self.model(x)
 
 
 def fit(
@@ -206,7 +220,7 @@ def _fit(config, out_dir, resume, device, progress, train_data, val_data, rank, 
     }
     if saved:
         state = _resume(saved / "model.pt", model, optimizer, scheduler, average)
-    net = _Net(model)
+    net = _Net(model, tc.average_mirrors)
     workers = training_workers(config, device, world)
     if world > 1:
         net = DistributedDataParallel(net, device_ids=[device] if cuda else None)
