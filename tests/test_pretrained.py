@@ -28,6 +28,7 @@ SHIPPED = {
     "big-masks-most-torch": "torch",
     "big-masks-varied-torch": "torch",
     "big-masks-mirror-torch": "torch",
+    "big-masks-averaged-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -64,6 +65,7 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
         "big-masks-most-torch",
         "big-masks-varied-torch",
         "big-masks-mirror-torch",
+        "big-masks-averaged-torch",
     ],
 )
 def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
