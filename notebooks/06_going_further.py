@@ -995,10 +995,11 @@ Trained through the average, the model scores {trained_means[0]:.1f} and
 SSIM at {sharper} and a lower error at {lower} of the 10 horizons. Both
 move the right way, by little: the training did not find much that the four
 passes, trained alone, had not. Over the {LONG_HORIZON}-frame test videos it
-keeps {ink[AVERAGED]:.2f} of the truth's ink in the second half and beats the
-blank frame's SSIM at {averaged_wins.sum()} of the {LONG_HORIZON} frames
-({mirror_wins.sum()} before). Its frames are still blurrier than the best
-published ConvLSTM's: scikit-image's SSIM scores it
+keeps {ink[AVERAGED]:.2f} of the truth's ink in the second half
+({ink[MIRROR]:.2f} before) and beats the blank frame's SSIM at
+{averaged_wins.sum()} of the {LONG_HORIZON} frames ({mirror_wins.sum()}).
+Its frames are still blurrier than the best published ConvLSTM's:
+scikit-image's SSIM scores it
 {np.mean(trained["ssim_7x7"]):.3f}, where OpenSTL's ConvLSTM-S reports
 {openstl["rollout_ssim_7x7"]}, and every prediction costs four passes.
 """)
