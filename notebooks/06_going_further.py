@@ -1164,7 +1164,8 @@ viz.show_gif(
 # - A symmetry of the data is an ensemble without new weights: the mean of the predictions for
 #   a video's four mirror images, each mirrored back, cut the best model's error further, for
 #   four times the arithmetic; training on mirrored videos shows the model the digits it is
-#   then asked about.
+#   then asked about, and training through the average (`average_mirrors`), as it predicts,
+#   gained a little more.
 #
 # ## Exercises
 #
