@@ -382,6 +382,8 @@ def test_training_through_the_mirror_average_predicts_as_the_averaging_model():
     with torch.no_grad():
         torch.testing.assert_close(free, sampled_forward(model, x, feed_truth), atol=1e-6, rtol=0)
         torch.testing.assert_close(taught, model(x), atol=1e-6, rtol=0)
+        with pytest.raises(ValueError, match="training mode"):
+            sampled_forward(model, x, feed_truth, average=True)  # would mirror twice
     assert (free - one_pass).abs().max() > 1e-3
 
 

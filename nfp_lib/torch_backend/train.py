@@ -63,6 +63,11 @@ def sampled_forward(
     which makes one pass) each step runs on the frame's four mirror images and predicts the
     mean of their predictions mirrored back, as a ``mirror_average`` model predicts.
     """
+    if average and not model.training:
+        raise ValueError(
+            "sampled_forward: average=True makes the four mirror images for a model in training "
+            "mode (one pass); in eval mode a mirror_average model averages by itself"
+        )
     state, preds = None, []
     for t in range(x.shape[1]):
         frame = x[:, t]
