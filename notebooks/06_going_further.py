@@ -391,10 +391,16 @@ display(Markdown("\n".join(lines)))
 
 
 # %%
+def beats_blank(result: dict) -> np.ndarray:
+    """Per predicted frame: whether the model's SSIM beats the blank frame's."""
+    return np.array(result["rollout"]["ssim"]) > np.array(
+        result["blank"]["ssim"]
+    )
+
+
 def blank_wins_from(result: dict) -> str:
     """From which predicted frame the blank frame's SSIM beats the model's."""
-    r, blank = result["rollout"], result["blank"]
-    wins = np.array(r["ssim"]) > np.array(blank["ssim"])
+    wins = beats_blank(result)
     return "never" if wins.all() else f"from frame {np.argmin(wins) + 1}"
 
 
@@ -497,9 +503,7 @@ ink = {n: np.mean(r["rollout"]["ink"][late]) for n, r in long_results.items()}
 ssim_early = {
     n: np.mean(r["rollout"]["ssim"][early]) for n, r in long_results.items()
 }
-wide_wins = np.array(wide_result["rollout"]["ssim"]) > np.array(
-    wide_result["blank"]["ssim"]
-)
+wide_wins = beats_blank(wide_result)
 display(
     Markdown(f"""
 About four times the arithmetic and five times the epochs buy a better first
@@ -560,9 +564,7 @@ after = pretrained.pretrained_metrics("wide-masks-ss-torch")["rollout"]
 mse_before, mse_after = np.mean(before["mse_sum"]), np.mean(after["mse_sum"])
 ssim_before, ssim_after = np.mean(before["ssim"]), np.mean(after["ssim"])
 ink["wide-masks-ss-torch"] = np.mean(free_result["rollout"]["ink"][late])
-free_wins = np.array(free_result["rollout"]["ssim"]) > np.array(
-    free_result["blank"]["ssim"]
-)
+free_wins = beats_blank(free_result)
 display(
     Markdown(f"""
 On the 500 stored test videos, training on its own predictions cut the
@@ -613,12 +615,14 @@ for name in ("wide-masks-ss-torch", LONG):
 
 # %%
 def compare_long(before: str, after: str) -> None:
-    """Roll `after` out on the 30-frame test videos; plot its SSIM and ink
-    beside `before`'s (and the blank frame's SSIM); show test video 0."""
+    """Roll `after` out on the 30-frame test videos (its ink in the second half
+    into `ink`); plot its SSIM and ink beside `before`'s (and the blank frame's
+    SSIM); show test video 0."""
     model, _ = pretrained.load_any(after)
     long_results[after] = evaluate.evaluate(
         model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
     )
+    ink[after] = np.mean(long_results[after]["rollout"]["ink"][late])
     for metric in ("ssim", "ink"):
         curves = {
             n: long_results[n]["rollout"][metric] for n in (before, after)
@@ -633,10 +637,7 @@ def compare_long(before: str, after: str) -> None:
 compare_long("wide-masks-ss-torch", LONG)
 
 # %% tags=["hide-input"]
-ink[LONG] = np.mean(long_results[LONG]["rollout"]["ink"][late])
-long_wins = np.array(long_results[LONG]["rollout"]["ssim"]) > np.array(
-    long_results[LONG]["blank"]["ssim"]
-)
+long_wins = beats_blank(long_results[LONG])
 stored_long = pretrained.pretrained_metrics(LONG)["rollout"]
 display(
     Markdown(f"""
@@ -695,10 +696,7 @@ for name in (LONG, BIG, MORE, MOST):
 compare_long(LONG, MOST)
 
 # %% tags=["hide-input"]
-ink[MOST] = np.mean(long_results[MOST]["rollout"]["ink"][late])
-most_wins = np.array(long_results[MOST]["rollout"]["ssim"]) > np.array(
-    long_results[MOST]["blank"]["ssim"]
-)
+most_wins = beats_blank(long_results[MOST])
 stored_big = pretrained.pretrained_metrics(BIG)["rollout"]
 stored_more = pretrained.pretrained_metrics(MORE)["rollout"]
 stored_most = pretrained.pretrained_metrics(MOST)["rollout"]
@@ -933,10 +931,7 @@ compare_long(MOST, MIRROR)
 before, averaged_only, trained_only, both = map(
     rollout_means, mirror_rows.values()
 )
-ink[MIRROR] = np.mean(long_results[MIRROR]["rollout"]["ink"][late])
-mirror_wins = np.array(long_results[MIRROR]["rollout"]["ssim"]) > np.array(
-    long_results[MIRROR]["blank"]["ssim"]
-)
+mirror_wins = beats_blank(long_results[MIRROR])
 mirror_epochs = len(pretrained.pretrained_history(MIRROR)["epoch"])
 display(
     Markdown(f"""
@@ -984,10 +979,7 @@ untrained, trained = (m["rollout"] for m in averaged_rows.values())
 sharper = np.sum(np.array(trained["ssim"]) > untrained["ssim"])
 lower = np.sum(np.array(trained["mse_sum"]) < untrained["mse_sum"])
 trained_means = rollout_means(averaged_rows[f"{AVERAGED}, averaged"])
-ink[AVERAGED] = np.mean(long_results[AVERAGED]["rollout"]["ink"][late])
-averaged_wins = np.array(long_results[AVERAGED]["rollout"]["ssim"]) > np.array(
-    long_results[AVERAGED]["blank"]["ssim"]
-)
+averaged_wins = beats_blank(long_results[AVERAGED])
 display(
     Markdown(f"""
 Trained through the average, the model scores {trained_means[0]:.1f} and

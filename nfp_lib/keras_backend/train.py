@@ -200,12 +200,9 @@ class SampledModel(keras.Model):
             if t:
                 keep = ops.reshape(ops.cast(feed_truth[:, t], frame.dtype), (-1, 1, 1, 1, 1))
                 frame = keep * frame + (1 - keep) * ops.cast(predictions[-1], frame.dtype)
-            if average:
-                prediction, *states = self.step([mirror_images(frame), *states], training=True)
-                prediction = mirror_mean(prediction)
-            else:
-                prediction, *states = self.step([frame, *states], training=training)
-            predictions.append(prediction)
+            frame = mirror_images(frame) if average else frame
+            prediction, *states = self.step([frame, *states], training=training)
+            predictions.append(mirror_mean(prediction) if average else prediction)
         return ops.concatenate(predictions, axis=1)
 
 

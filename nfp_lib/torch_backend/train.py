@@ -74,12 +74,8 @@ def sampled_forward(
         if t > 0:
             keep = feed_truth[:, t].view(-1, 1, 1, 1).to(frame.dtype)
             frame = keep * frame + (1 - keep) * preds[-1].to(frame.dtype)
-        if average:
-            pred, state = model.step(mirror_images(frame), state)
-            pred = mirror_mean(pred)
-        else:
-            pred, state = model.step(frame, state)
-        preds.append(pred)
+        pred, state = model.step(mirror_images(frame) if average else frame, state)
+        preds.append(mirror_mean(pred) if average else pred)
     return torch.stack(preds, dim=1)
 
 
