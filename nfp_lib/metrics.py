@@ -26,7 +26,10 @@ UNIFORM_WINDOW = 7  # scikit-image's default window (and OpenSTL's SSIM)
 
 ArrayLike = TypeVar("ArrayLike")  # a numpy array, or a torch or Keras tensor
 
-_CHUNK_VALUES = 1 << 22  # images are processed in batches of about this many pixel values
+# Images are processed in batches of about this many pixel values: small enough that a batch
+# and its float64 temporaries stay in a core's cache. On a 2-core Xeon, one 64x64 sequence of 19
+# frames at a time scored 500 of them 1.5x faster than batches of 4M values.
+_CHUNK_VALUES = 1 << 16
 
 
 def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
