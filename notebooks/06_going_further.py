@@ -61,6 +61,8 @@ CHECKPOINT = "laptop-torch"
 CONTEXT = 10  # frames the model sees
 LONG_HORIZON = 10 if QUICK else 30  # frames to predict in the long rollout
 NUM_LONG = 8 if QUICK else 50  # test videos for it
+EARLY = slice(None, LONG_HORIZON // 2)  # the first half of the long rollout
+LATE = slice(LONG_HORIZON // 2, None)  # and the second
 NUM_VARIED = 8 if QUICK else 100  # test videos of other handwriting
 TEST_SEED = 2026  # not a seed any training used
 # scheduled-sampling demo: optimiser steps to fade teacher forcing out
@@ -440,10 +442,9 @@ for name, r in (
     (CHECKPOINT, long_result),
     ("laptop-masks-torch", masked_result),
 ):
-    late = slice(LONG_HORIZON // 2, None)  # the second half of the rollout
-    ssim = np.mean(r["rollout"]["ssim"][late])
-    blank = np.mean(r["blank"]["ssim"][late])
-    ink = np.mean(r["rollout"]["ink"][late])
+    ssim = np.mean(r["rollout"]["ssim"][LATE])
+    blank = np.mean(r["blank"]["ssim"][LATE])
+    ink = np.mean(r["rollout"]["ink"][LATE])
     print(
         f"{name:<19} SSIM, second half {ssim:.3f} (blank {blank:.3f}); "
         f"ink {ink:.2f}"
@@ -498,10 +499,9 @@ display(fig)
 show_video_0(wide_model, "wide-masks-torch")
 
 # %% tags=["hide-input"]
-early = slice(None, LONG_HORIZON // 2)  # `late` is the second half, as above
-ink = {n: np.mean(r["rollout"]["ink"][late]) for n, r in long_results.items()}
+ink = {n: np.mean(r["rollout"]["ink"][LATE]) for n, r in long_results.items()}
 ssim_early = {
-    n: np.mean(r["rollout"]["ssim"][early]) for n, r in long_results.items()
+    n: np.mean(r["rollout"]["ssim"][EARLY]) for n, r in long_results.items()
 }
 wide_wins = beats_blank(wide_result)
 display(
@@ -563,7 +563,7 @@ before = pretrained.pretrained_metrics("wide-masks-torch")["rollout"]
 after = pretrained.pretrained_metrics("wide-masks-ss-torch")["rollout"]
 mse_before, mse_after = np.mean(before["mse_sum"]), np.mean(after["mse_sum"])
 ssim_before, ssim_after = np.mean(before["ssim"]), np.mean(after["ssim"])
-ink["wide-masks-ss-torch"] = np.mean(free_result["rollout"]["ink"][late])
+ink["wide-masks-ss-torch"] = np.mean(free_result["rollout"]["ink"][LATE])
 free_wins = beats_blank(free_result)
 display(
     Markdown(f"""
@@ -622,7 +622,7 @@ def compare_long(before: str, after: str) -> None:
     long_results[after] = evaluate.evaluate(
         model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
     )
-    ink[after] = np.mean(long_results[after]["rollout"]["ink"][late])
+    ink[after] = np.mean(long_results[after]["rollout"]["ink"][LATE])
     for metric in ("ssim", "ink"):
         curves = {
             n: long_results[n]["rollout"][metric] for n in (before, after)
