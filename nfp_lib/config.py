@@ -570,6 +570,16 @@ PRESETS["big-masks-averaged"] = PRESETS["big-masks-mirror"].replace(
         "average_mirrors": True,
     },
 )
+# ``big-masks-averaged-more`` trains it 28 epochs more the same way, from
+# ``big-masks-averaged-torch``, on other videos (seed 6) and at a lower learning rate.
+PRESETS["big-masks-averaged-more"] = PRESETS["big-masks-averaged"].replace(
+    train={
+        "epochs": 28,
+        "learning_rate": 1.5e-4,
+        "init_from": "big-masks-averaged-torch",
+        "seed": 6,
+    },
+)
 
 
 def teacher_forcing_probability(

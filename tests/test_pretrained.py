@@ -29,6 +29,7 @@ SHIPPED = {
     "big-masks-varied-torch": "torch",
     "big-masks-mirror-torch": "torch",
     "big-masks-averaged-torch": "torch",
+    "big-masks-averaged-more-torch": "torch",
     "plain-keras": "keras",
     "laptop-keras": "keras",
 }
@@ -66,6 +67,7 @@ def test_shipped_checkpoint_is_complete_small_and_beats_copying(name):
         "big-masks-varied-torch",
         "big-masks-mirror-torch",
         "big-masks-averaged-torch",
+        "big-masks-averaged-more-torch",
     ],
 )
 def test_the_fine_tuned_checkpoints_beat_the_blank_frame_at_every_horizon(name):
