@@ -127,14 +127,15 @@ print(
 # Does each model beat each baseline at every one of the ten horizons?
 
 # %%
+width = max(map(len, results))  # the longest checkpoint name
 print("better than the baseline at every horizon?")
-print(f"{'':26} {'copy-last':>15} {'blank frame':>15}")
-print(f"{'':26} {'MSE':>7} {'SSIM':>7} {'MSE':>7} {'SSIM':>7}")
+print(f"{'':{width}} {'copy-last':>15} {'blank frame':>15}")
+print(f"{'':{width}} {'MSE':>7} {'SSIM':>7} {'MSE':>7} {'SSIM':>7}")
 bases = ("copy_last", "blank")
 for name, m in results.items():
     wins = evaluate.beats_baselines(m)
     cells = [wins[b][metric] for b in bases for metric in ("mse", "ssim")]
-    print(f"{name:26}" + "".join(f" {cell!s:>7}" for cell in cells))
+    print(f"{name:{width}}" + "".join(f" {cell!s:>7}" for cell in cells))
 
 # %% [markdown]
 # The held-out videos use other sequences than training did, but the same 1,797 handwritten
@@ -146,7 +147,8 @@ for name, m in results.items():
 on_mnist = stored_result("mnist-digits")
 print(textwrap.fill(on_mnist["about"], 80, break_on_hyphens=False))
 print(
-    f"\n{'rollout on MNIST digits':26} {'MSE':>7} {'SSIM':>7}  beats blank on"
+    f"\n{'rollout on MNIST digits':{width}} {'MSE':>7} {'SSIM':>7}"
+    "  beats blank on"
 )
 mnist_mse = {}  # rollout MSE on MNIST digits, for the summary
 for name in results:
@@ -155,10 +157,10 @@ for name in results:
     where = " and ".join(k.upper() for k, won in wins.items() if won)
     mse, ssim = np.mean(m["rollout"]["mse_sum"]), np.mean(m["rollout"]["ssim"])
     mnist_mse[name] = mse
-    print(f"{name:26} {mse:7.1f} {ssim:7.3f}  {where or '-'}")
+    print(f"{name:{width}} {mse:7.1f} {ssim:7.3f}  {where or '-'}")
 blank = next(iter(on_mnist["results"].values()))["blank"]
 print(
-    f"{'blank frame':26} {np.mean(blank['mse_sum']):7.1f} "
+    f"{'blank frame':{width}} {np.mean(blank['mse_sum']):7.1f} "
     f"{np.mean(blank['ssim']):7.3f}"
 )
 print(
