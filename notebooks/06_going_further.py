@@ -1009,23 +1009,25 @@ scikit-image's SSIM scores it
 # ```
 
 # %%
-MORE = "big-masks-averaged-more-torch"
+AVERAGED_MORE = "big-masks-averaged-more-torch"
 more_rows = {
     f"{AVERAGED}, averaged": averaged_rows[f"{AVERAGED}, averaged"],
-    f"{MORE}, averaged": pretrained.pretrained_metrics(MORE),
+    f"{AVERAGED_MORE}, averaged": pretrained.pretrained_metrics(AVERAGED_MORE),
 }
 score_table(more_rows)
 
 # %% tags=["hide-input"]
-more_means = rollout_means(more_rows[f"{MORE}, averaged"])
-more_epochs = len(pretrained.pretrained_history(MORE)["epoch"])
-epoch_s = np.median(pretrained.pretrained_history(MORE)["time"])
+more_means = rollout_means(more_rows[f"{AVERAGED_MORE}, averaged"])
+more_history = pretrained.pretrained_history(AVERAGED_MORE)
+extra_epochs = len(more_history["epoch"])
+epoch_s = np.median(more_history["time"])
+before_epochs = len(pretrained.pretrained_history(AVERAGED)["epoch"])
 display(
     Markdown(f"""
-{more_epochs} more epochs, {more_epochs * epoch_s / 60:.0f} minutes of the
+{extra_epochs} more epochs, {extra_epochs * epoch_s / 60:.0f} minutes of the
 book's two cores at the median epoch's {epoch_s:.0f} s, take the error from
 {trained_means[0]:.2f} to {more_means[0]:.2f} and the SSIM from
-{trained_means[1]:.4f} to {more_means[1]:.4f}; the 20 epochs before them took
+{trained_means[1]:.4f} to {more_means[1]:.4f}; the {before_epochs} epochs before them took
 them from {both[0]:.2f} and {both[1]:.4f}. Each run buys less: this
 recipe is close to what it can give, and a sharper model needs a new idea
 (a loss that does not reward blur, a model that draws new pixels better), not
