@@ -39,6 +39,12 @@ _PANEL = 1.3  # inches per frame in the grids
 _ROW = 1.55  # inches per row of frames, titles included
 
 
+def _grid_font(cols: int) -> float:
+    """Font size (points) for a grid ``cols`` frames wide: a wide figure is shrunk to the page's
+    width, so its text is drawn larger, about 10 points on the page at any width."""
+    return 7.0 + 0.9 * cols
+
+
 def _new_figure(**kwargs: object) -> Figure:
     """A figure made through pyplot, so a notebook's inline display is set up, then released
     from pyplot so that it is shown once (as the cell's value), not twice."""
@@ -93,13 +99,14 @@ def plot_sequence(video: np.ndarray, title: str | None = None, max_frames: int =
         figsize=(_PANEL * cols, _ROW * rows + (0.4 if title else 0.0)), layout="tight"
     )
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    font = _grid_font(cols)
     for ax, t in zip(axes, frames, strict=False):
         _show(ax, clip[t])
-        ax.set_title(f"frame {t + 1}", fontsize=9)
+        ax.set_title(f"frame {t + 1}", fontsize=font)
     for ax in axes[len(frames) :]:
         ax.remove()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=font + 2)
     return fig
 
 
@@ -170,17 +177,19 @@ def _grid(grid: list[tuple[str, np.ndarray, np.ndarray, int]], title: str | None
         layout="constrained",
     )
     axes = fig.subplots(len(grid), cols, squeeze=False)
+    font = _grid_font(cols)
     for row, (label, data, indices, offset) in zip(axes, grid, strict=True):
         for ax, t in zip(row, indices, strict=False):
             shown = _show(ax, data[t], cmap="magma" if label == "|error|" else "gray")
-            ax.set_title(f"frame {offset + t + 1}", fontsize=9)
-        row[0].set_ylabel(label)
+            ax.set_title(f"frame {offset + t + 1}", fontsize=font)
+        row[0].set_ylabel(label, fontsize=font)
         for ax in row[len(indices) :]:
             ax.remove()
         if label == "|error|":
-            fig.colorbar(shown, ax=list(row[: len(indices)]), fraction=0.05, pad=0.01)
+            bar = fig.colorbar(shown, ax=list(row[: len(indices)]), fraction=0.05, pad=0.01)
+            bar.ax.tick_params(labelsize=font - 2)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=font + 2)
     return fig
 
 
@@ -235,7 +244,8 @@ def plot_history(
     """Training curves from a history dict of per-epoch lists.
 
     Each metric gets a panel shared by its training and ``val_`` values (``loss`` with
-    ``val_loss`` first); a learning rate (``learning_rate`` or ``lr``) goes on a log scale.
+    ``val_loss`` first), three panels to a row; a learning rate (``learning_rate`` or ``lr``)
+    goes on a log scale.
     ``keys`` picks the entries to draw (default: all but ``epoch``).
     """
     from matplotlib.ticker import MaxNLocator
@@ -259,9 +269,13 @@ def plot_history(
     for k in keys:
         groups.setdefault(k.removeprefix("val_"), []).append(k)
     order = sorted(groups, key=lambda g: (g != "loss", g in ("learning_rate", "lr")))
-    fig = _new_figure(figsize=(4 * len(order), 3.2), layout="tight")
-    axes = fig.subplots(1, len(order), squeeze=False)[0]
-    for ax, group in zip(axes, order, strict=True):
+    cols = min(len(order), 3)  # wider figures would be shrunk past reading at page width
+    rows = math.ceil(len(order) / cols)
+    fig = _new_figure(figsize=(4 * cols, 3.2 * rows), layout="tight")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(order) :]:
+        ax.remove()
+    for ax, group in zip(axes, order, strict=False):
         for k in groups[group]:
             ax.plot(x, series[k], marker="o", markersize=3, label=k)
         if group in ("learning_rate", "lr"):
@@ -288,15 +302,21 @@ def _to_uint8(frames: np.ndarray, scale: int) -> np.ndarray:
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
-def to_gif(frames: np.ndarray, fps: float = 5, scale: int = 2) -> bytes:
+def to_gif(frames: np.ndarray, fps: float = 5, scale: int = 2, seen: int | None = None) -> bytes:
     """Encode frames ``(T, H, W[, C])`` in [0, 1] as a looping GIF, upscaled ``scale`` times.
 
-    Pillow merges identical consecutive frames into one longer frame, so a video that stands
-    still decodes to fewer frames (it plays the same).
+    With ``seen`` (a video whose first ``seen`` frames were given and the rest predicted), each
+    frame is captioned like :func:`comparison_gif`'s: its number, and "seen" or "predicted".
+    Without it, Pillow merges identical consecutive
+    frames into one longer frame, so a video that stands still decodes to fewer frames (it
+    plays the same).
     """
     import imageio.v3 as iio
 
     clip = _gif_frames(frames, "frames")
+    if seen is not None:
+        seen = check_positive_int(seen, "seen", minimum=0)
+        return _labelled_gif(clip, ["video"], clip.shape[2] + 1, seen, fps, scale)
     if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps <= 100:
         raise ValueError(f"fps: expected a number in (0, 100], got {fps!r}")
     scale = check_positive_int(scale, "scale")
@@ -369,7 +389,7 @@ def _labelled_gif(
         predicted = i >= seen
         caption = f"frame {i + 1}/{t}: {'predicted' if predicted else 'seen'}"
         draw.text((2, height + _BAND), caption, fill=0, font=font)
-        if predicted:  # the mark: a black bar under the prediction panel
+        if predicted and len(names) > 1:  # the mark: a black bar under the prediction panel
             x0 = stride * scale
             draw.rectangle(
                 [x0, height + _BAND, x0 + (stride - 1) * scale - 1, height + _BAND + 3], fill=0

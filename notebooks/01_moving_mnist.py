@@ -119,7 +119,7 @@ plt.show()
 # Next to MNIST these digits are narrow, upright and alike: 1,797 of them, from a handful of
 # writers. A model that learns only these learns them too well, and predicts real MNIST digits
 # far worse ([Going further](06_going_further.ipynb) measures by how much). So the library
-# has a second offline source, `"varied"`: every digit drawn eight more ways, as handwriting
+# has a second offline source, `"varied"`: every digit drawn eight other ways, as handwriting
 # varies. Each drawing is slanted, turned, widened and elastically wobbled a little at random,
 # and its strokes made bolder or thinner; then it is centred on its centre of mass, as MNIST
 # centres its digits. The first row is the first five digits; under each, three of its
@@ -169,6 +169,8 @@ ax_path.set(
     xlim=(0, IMAGE_SIZE),
     ylim=(IMAGE_SIZE, 0),
     aspect="equal",
+    xlabel="column (pixels)",
+    ylabel="row (pixels)",
     title="centre of the ink",
 )
 ax_path.legend()
@@ -326,8 +328,9 @@ except data.DataUnavailableError as err:
 #
 # In a live notebook (locally or on Colab) the cell below shows `viz.frame_viewer`: two
 # sliders, one to pick a video and one to step through its frames. The static book leaves that
-# cell out, since without Python behind the page the sliders could not move; its page *Live:
-# the ConvLSTM in your browser* runs a trained model on such videos in the browser instead.
+# cell out, since without Python behind the page the sliders could not move; the book's page
+# [Live: the ConvLSTM in your browser](../live.md) runs a trained model on such videos in the
+# browser instead.
 
 # %% tags=["remove-cell"]
 viz.frame_viewer(videos[:8])
@@ -338,11 +341,11 @@ viz.frame_viewer(videos[:8])
 # - Moving MNIST is generated, not downloaded: two 28 x 28 digits bounce inside a 64 x 64 frame
 #   and overlap by their maximum. `data.generate_moving_mnist` draws any number of videos, and
 #   the same seed always gives the same videos.
-# - A next-frame predictor learns from pairs: frames $0..T-2$ in, frames $1..T-1$ out
+# - A next-frame predictor learns from pairs: frames 1..T-1 in, frames 2..T out
 #   (`data.shift_frames`). To continue a video, split it into the frames the model sees and the
 #   frames it must predict (`data.split_context`).
 # - Offline, the digits come from scikit-learn, as they are (`"sklearn"`) or each drawn eight
-#   ways more (`"varied"`); the published test file is read only when it is there.
+#   other ways (`"varied"`); the published test file is read only when it is there.
 #
 # ## Exercises
 #
@@ -350,9 +353,10 @@ viz.frame_viewer(videos[:8])
 #    model that moves each small patch of the frame one way has trouble where they do: why?
 # 2. Draw the same videos twice with one seed and once with another, and check with
 #    `np.array_equal` which pairs are identical.
-# 3. Compute the share of exactly black pixels in a batch of frames. What would a model score
-#    that always predicts a black frame? ([Rollout and evaluation](05_rollout_evaluation.ipynb)
-#    measures it.)
+# 3. The mean squared error of a blank frame is the mean of the squared pixels. How does it
+#    change with `num_digits=1` and `num_digits=3`, and what does that say about comparing
+#    scores across datasets? ([Rollout and evaluation](05_rollout_evaluation.ipynb) uses the
+#    blank frame as a baseline.)
 #
 # ## What's next
 #

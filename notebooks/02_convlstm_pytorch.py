@@ -51,7 +51,7 @@ except ImportError:
 
 # %% [markdown]
 # The **parameters** cell. Nothing here trains, so even the defaults run in seconds;
-# `NFP_QUICK=1` only shortens the videos.
+# `NFP_QUICK=1` only shortens the videos and the context.
 
 # %% tags=["parameters"]
 import os
@@ -465,7 +465,7 @@ for m, name in models.items():
     macs = bench.model_macs(m) / 1e6
     print(f"{name:12} {grid:>8} {num_parameters(m):11,} {macs:18,.0f} M")
 print("\nthe same model as an earlier preset (they fine-tune it):")
-print(textwrap.fill(", ".join(same), 80))
+print(textwrap.fill(", ".join(same), 80, break_on_hyphens=False))
 keras_io = PRESETS["keras-io"].model
 weights = num_parameters(keras_io) / num_parameters(config)
 ratio = bench.model_macs(keras_io) / bench.model_macs(config)
@@ -488,8 +488,9 @@ print("counted:        ", sum(p.numel() for p in first.parameters()))
 # %% [markdown]
 # ## Causality: no peeking at the future
 #
-# A next-frame predictor is only useful if output t, the guess for frame t + 1, is computed from
-# frames 1..t and nothing later. Otherwise the model can copy the answer during training and
+# A next-frame predictor is only useful if its output at step t, the guess for the frame after
+# input t, is computed from inputs 0..t and nothing later (steps count from 0 here, as in the
+# code). Otherwise the model can copy the answer during training and
 # has nothing to copy from when it meets a real future. A ConvLSTM is causal by construction,
 # since the state at t is built from the inputs up to t, and a head that looks at each frame
 # on its own keeps it that way. The motion head also reads input frame t itself, the frame it
@@ -519,6 +520,7 @@ ax.text(
 ax.set(
     xlabel="output step (the guess for the next frame)",
     ylabel="max |change|",
+    xticks=range(0, NUM_FRAMES, 2),
     title=f"outputs after replacing input frames {t + 1}.. (counting from 0)",
 )
 plt.show()
@@ -592,6 +594,13 @@ print(f"re-running: {steps_rerun:4d} frame steps, {rerun_s:.2f} s")
 guesses = torch_backend.predict_next(model, videos[:1])
 print("predictions:", guesses.shape)
 print(f"pixel values: mean {guesses.mean():.3f}, std {guesses.std():.4f}")
+truth = videos[:1, 1:]
+print("next-frame MSE, this model:  ", f"{np.mean((guesses - truth) ** 2):.4f}")
+print(
+    "  copying the frame before:  ",
+    f"{np.mean((videos[:1, :-1] - truth) ** 2):.4f}",
+)
+print("  a blank frame:             ", f"{np.mean(truth**2):.4f}")
 viz.plot_comparison(
     videos[0, 1:],
     guesses[0],
@@ -623,12 +632,12 @@ viz.plot_comparison(
 #    the cost fall by almost the square of the patch size?
 # 2. Build a model with `head="conv3d"` and run the causality test on it: which predictions
 #    change when you change a later frame?
-# 3. Feed a sequence to `model.step` one frame at a time, carrying the state, and check that you
-#    get what `model(x)` gives for the whole sequence.
+# 3. Time `model.step` over a 20-frame sequence against `model(x)` on the whole sequence. Both
+#    give the same outputs: which is faster, and why might the answer change on a GPU?
 #
 # ## What's next
 #
 # [A ConvLSTM in Keras](03_convlstm_keras.ipynb) builds the same network from Keras 3's
-# `ConvLSTM2D` layers, shows that weights move between the two frameworks without changing a single
-# prediction, and measures the leak in the keras-io example's head. After it,
+# `ConvLSTM2D` layers, shows that weights move between the two frameworks with predictions that
+# agree to float32 rounding, and measures the leak in the keras-io example's head. After it,
 # [Training](04_training.ipynb) teaches the model to predict.

@@ -21,7 +21,8 @@
 # layer `ConvLSTM2D`, and the keras-io example *Next-Frame Video Prediction with Convolutional
 # LSTMs* (Joshi, 2021), where this book started, stacks three of them. In this chapter we build
 # the book's model from `ConvLSTM2D` layers, look closely at the keras-io model and measure a
-# flaw in it, and move weights between Keras and PyTorch without changing a single prediction.
+# flaw in it, and move weights between Keras and PyTorch, with predictions that agree to float32
+# rounding.
 #
 # Keras 3 runs on several frameworks (JAX, TensorFlow, PyTorch). Here it runs on PyTorch, so
 # both halves of the book share one installation, unless you choose another (see *Choosing a
@@ -315,7 +316,8 @@ cheat.layers[0].set_weights([kernel, np.zeros(1, np.float32)])
 
 x, y = data.shift_frames(videos)
 per_step = ((cheat.predict(x, verbose=0) - y) ** 2).mean(axis=(0, 2, 3, 4))
-print("mean squared error per output step:", np.round(per_step, 4))
+print("mean squared error per output step:")
+print(np.array2string(per_step, precision=4, max_line_width=78))
 print(f"training loss (mean over steps): {per_step.mean():.4f}")
 print(f"copying the current frame instead: {((x - y) ** 2).mean():.4f}")
 
@@ -484,11 +486,14 @@ if HAVE_TRAINED:
     print("rollout time, both in float32 on this machine:")
     print(f"  PyTorch {torch_s:.2f} s, Keras {keras_s:.2f} s")
     print(f"rollout mean squared error: {rollout_mse:.4f}")
+    copy_mse = np.mean((seen[:, -1:] - future) ** 2)
+    print(f"  copying the last seen frame: {copy_mse:.4f}")
+    print(f"  a blank frame:               {np.mean(future**2):.4f}")
 
 # %% [markdown]
 # The Keras copy predicts the same frames as the PyTorch original. Here they are as a film, one
-# video per row: the true video on the left, the Keras copy's on the right (the first 10 frames
-# are the ones it was shown, the rest its own rollout) and the error on the far right.
+# video per row: the true video on the left, the Keras copy's in the middle (the first 10
+# frames are the ones it was shown, the rest its own rollout) and the error on the right.
 
 # %%
 if HAVE_TRAINED:
@@ -520,11 +525,15 @@ else:
 #
 # 1. Move a PyTorch model to Keras and back, and check with `np.array_equal` that every weight
 #    survived the round trip.
-# 2. Build the keras-io model with `head="conv2d"` instead and repeat the leak measurement.
+# 2. A `Conv3D` head can be causal too: pad the time axis at the front only
+#    (`keras.layers.ZeroPadding3D(((2, 0), (1, 1), (1, 1)))`, then `Conv3D(1, 3)` with the
+#    default `padding="valid"`). Put that head on the keras-io stack and repeat the leak
+#    measurement.
 # 3. Print `keras_model.summary()` and match each Keras layer to a module of the PyTorch model.
 #
 # ## What's next
 #
 # So far our models were either untrained or came trained. The next chapter,
-# [Training](04_training.ipynb), teaches the laptop model to predict, on a CPU: losses, optimisers,
-# checkpoints and learning curves.
+# [Training](04_training.ipynb), trains the plain ConvLSTM on a CPU, in both frameworks, and
+# shows how the laptop models were trained: losses, optimisers, checkpoints and learning
+# curves.

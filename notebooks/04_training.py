@@ -53,7 +53,7 @@ except ImportError:
 
 # %% [markdown]
 # The **parameters** cell. The defaults train the CPU-sized `plain` model for two short epochs
-# in each framework (a minute or two each on a laptop); with `NFP_QUICK=1` the smallest model
+# in each framework (seconds per epoch on two cores); with `NFP_QUICK=1` the smallest model
 # trains for one tiny epoch instead. On a GPU, set `TRAIN_FROM_SCRATCH = True` to train the
 # full-size `FULL_PRESET` model at the end of the chapter instead of loading the shipped results.
 
@@ -213,8 +213,8 @@ for name, guess in candidates.items():
 # ## Teacher forcing
 #
 # During training the model reads a whole video at once and predicts every next frame: the
-# input is frames $0..T-2$ and the target is frames $1..T-1$ (`data.shift_frames`, from the
-# Moving MNIST chapter). The prediction of frame $t+1$ is made from the **true** frames $0..t$,
+# input is frames $1..T-1$ and the target is frames $2..T$ (`data.shift_frames`, from the
+# Moving MNIST chapter). The prediction of frame $t+1$ is made from the **true** frames $1..t$,
 # never from the model's own earlier guesses. This is *teacher forcing*: it makes training fast
 # (one pass over the sequence gives $T-1$ training signals) and stable, but the model never
 # practises recovering from its own mistakes. The chapter [Rollout and
@@ -317,7 +317,8 @@ print(
 # Before the library does it for us, here is training in full. In PyTorch it is a loop we
 # write ourselves: for every batch, a forward pass, the loss, `backward()` for the gradients and
 # an optimiser step; after every epoch, a pass over the validation videos without gradients.
-# The training and validation videos are the ones the library's `fit` draws for this config.
+# The training and validation videos are the ones the library's `fit` draws for this config
+# in its first epoch (`fit` draws fresh training videos every epoch; this loop reuses them).
 
 # %%
 train_videos = data.training_sequences(config.train, "train")
@@ -326,7 +327,7 @@ val_videos = data.training_sequences(config.train, "val")
 
 def inputs_and_targets(videos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Numpy videos (N, T, H, W, C) -> PyTorch's (N, T, C, H, W):
-    frames 0..T-2 as inputs and 1..T-1 as targets."""
+    all frames but the last as inputs, all but the first as targets."""
     frames = torch_backend.to_tensor(videos)
     return frames[:, :-1], frames[:, 1:]
 
@@ -379,9 +380,9 @@ callbacks = [
     ),
 ]
 keras_log = keras_net.fit(
-    # inputs: frames 0..T-2, channels-last as Keras likes them
+    # inputs: all frames but the last, channels-last as Keras likes them
     train_videos[:, :-1],
-    train_videos[:, 1:],  # targets: frames 1..T-1
+    train_videos[:, 1:],  # targets: all frames but the first
     batch_size=batch_size,
     epochs=config.train.epochs,
     validation_data=(val_videos[:, :-1], val_videos[:, 1:]),
@@ -402,7 +403,8 @@ for key, values in keras_log.history.items():
 #
 # `torch_backend.fit(config, out_dir)` and `keras_backend.fit(config, out_dir)` take the same
 # config and return the same history: one list per logged value, one entry per epoch. The
-# PyTorch one is the loop above; the Keras one calls Keras' own `model.fit` with callbacks.
+# PyTorch one is the loop above with that care added; the Keras one calls Keras' own
+# `model.fit` with callbacks.
 # After every epoch both score the validation
 # sequences (teacher-forced, like training) and report the validation loss, the pixel MSE and
 # the SSIM (structural similarity, 1 for a perfect frame; the chapter [Rollout and
@@ -414,49 +416,73 @@ for key, values in keras_log.history.items():
 workdir = Path(tempfile.mkdtemp(prefix="nfp-training-"))
 torch_dir, keras_dir = workdir / "torch", workdir / "keras"
 torch_history = torch_backend.fit(config, torch_dir, progress=PROGRESS)
-viz.plot_history(
-    torch_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"]
-)
+viz.plot_history(torch_history, keys=["loss", "val_loss", "val_ssim"])
 
 # %% [markdown]
 # Then Keras, with the same configuration:
 
 # %%
 keras_history = keras_backend.fit(config, keras_dir, progress=PROGRESS)
-viz.plot_history(
-    keras_history, keys=["loss", "val_loss", "val_ssim", "learning_rate"]
-)
+viz.plot_history(keras_history, keys=["loss", "val_loss", "val_ssim"])
 
 # %% [markdown]
-# The last epoch of each, side by side (`time` is the seconds the epoch took, validation
-# included). Both train in bfloat16 where their backend computes it natively
+# The last epoch of each, side by side, beside the two baselines on the same validation
+# videos: copying the frame before, and a blank frame (`time` is the seconds the epoch took,
+# validation included). Both train in bfloat16 where their backend computes it natively
 # (`mixed_precision`: PyTorch's autocast, Keras' `mixed_bfloat16` ConvLSTM layers) and validate
 # in float32; the last row says which precision each used here. Both share this machine with
 # whatever else runs on it.
 
 # %%
-rows = ["loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time"]
+truth, before = val_videos[:, 1:], val_videos[:, :-1]
+baselines = {  # next-frame scores of copying the frame before, and of black
+    "val_mse": (metrics.mse(truth, before).mean(), np.mean(truth**2)),
+    "val_ssim": (
+        metrics.ssim(truth, before).mean(),
+        metrics.ssim(truth, np.zeros_like(truth)).mean(),
+    ),
+}
+rows = ["loss", "val_loss", "val_mse", "val_ssim", "learning_rate", "time (s)"]
 table = [
-    "| after epoch " + str(EPOCHS) + " | PyTorch | Keras |",
-    "|---|---:|---:|",
+    f"| after epoch {EPOCHS} | PyTorch | Keras | copy last | blank |",
+    "|---|---:|---:|---:|---:|",
 ]
-for key in rows:
-    last_torch, last_keras = torch_history[key][-1], keras_history[key][-1]
-    table.append(f"| {key} | {last_torch:.4g} | {last_keras:.4g} |")
+for row in rows:
+    key = row.removesuffix(" (s)")
+    cells = [torch_history[key][-1], keras_history[key][-1]]
+    cells += baselines.get(key, ())
+    text = " | ".join(f"{v:.4f}" for v in cells)
+    table.append(f"| {row} | {text} |" + " |" * (4 - len(cells)))
 mixed = config.train.mixed_precision
 torch_bf16 = mixed and torch_backend.bf16_native(torch.device("cpu"))
 keras_bf16 = mixed and keras_backend.bf16_native()
 torch_precision = "bfloat16 autocast" if torch_bf16 else "float32"
 keras_precision = "mixed_bfloat16" if keras_bf16 else "float32"
-table.append(f"| precision | {torch_precision} | {keras_precision} |")
+table.append(f"| precision | {torch_precision} | {keras_precision} | | |")
 display(Markdown("\n".join(table)))
 
 # %% [markdown]
 # The two frameworks train on the same sequences and initialise their weights the same way
 # (Keras' scheme), but from different random numbers, so the numbers differ: this early in
-# training, where a run happens to be on its way down matters more than the framework. And
-# they are modest. Here is what the PyTorch model predicts after its short training, one step
-# ahead from true frames (`torch_backend.load_checkpoint` reads the checkpoint `fit` wrote):
+# training, where a run happens to be on its way down matters more than the framework.
+
+# %% tags=["hide-input"]
+(copy_mse, blank_mse), (copy_ssim, blank_ssim) = baselines.values()
+torch_mse, torch_ssim = (
+    torch_history["val_mse"][-1],
+    torch_history["val_ssim"][-1],
+)
+ssim_verdict = "above" if torch_ssim > blank_ssim else "far below"
+display(
+    Markdown(f"""
+And they are poor. The PyTorch model's validation MSE is {torch_mse:.4f},
+against {copy_mse:.4f} for copying the frame before and {blank_mse:.4f} for a
+blank frame, and its SSIM, {torch_ssim:.3f}, is {ssim_verdict} the blank
+frame's {blank_ssim:.3f}. Here is what it predicts after its short training,
+one step ahead from true frames (`torch_backend.load_checkpoint` reads the
+checkpoint `fit` wrote):
+""")
+)
 
 # %%
 live_model, _, _ = torch_backend.load_checkpoint(torch_dir / "model.pt")
@@ -473,9 +499,9 @@ viz.plot_comparison(
 )
 
 # %% [markdown]
-# A few short epochs do not get far: a pixel head learns little more than the overall
-# brightness of a frame and a blur where the digits are. The shipped models at the end of this
-# chapter trained for much longer.
+# A few short epochs do not get far: a pixel head first learns the overall brightness of a
+# frame, a faint haze everywhere, and SSIM punishes haze where the truth is black, which is
+# most of the frame. The shipped models at the end of this chapter trained for much longer.
 
 # %% [markdown]
 # ## What happens besides the optimiser step
@@ -571,12 +597,14 @@ shutil.rmtree(workdir)  # the live runs are done with
 # %% [markdown]
 # ## The fully trained models
 #
-# The book ships checkpoints made with the commands above: `plain-torch` (the plain ConvLSTM,
-# `--config plain`), `laptop-torch` (PyTorch, the current `laptop` preset) and `laptop-keras`
-# (Keras, the `laptop` preset as it was before bfloat16 made 17 epochs fit in a quarter of an
-# hour: 10 epochs, L1 for the last, no weight average; its `config.json` says so).
-# `pretrained.list_pretrained()` lists what is installed with one line of description each, and
-# `pretrained.pretrained_history(name)` reads a checkpoint's training log.
+# The book ships checkpoints made with the commands above: `plain-torch` and `plain-keras`
+# (the plain ConvLSTM, `--config plain`, in each framework), `laptop-torch` (PyTorch, the
+# current `laptop` preset) and `laptop-keras` (Keras, the `laptop` preset as it was before
+# bfloat16 made 17 epochs fit in a quarter of an hour: 10 epochs, L1 for the last, no weight
+# average; its `config.json` says so).
+# `pretrained.list_pretrained()` lists what is installed with one line of description each (the
+# cell below prints this chapter's four), and `pretrained.pretrained_history(name)` reads a
+# checkpoint's training log.
 #
 # On a GPU you can instead set `TRAIN_FROM_SCRATCH = True` in the parameters cell: the cell
 # below then trains the full-size `FULL_PRESET` model (`convlstm-64`: three ConvLSTM layers of
@@ -596,9 +624,13 @@ if TRAIN_FROM_SCRATCH:
         PRESETS[FULL_PRESET], run_dir, resume=(run_dir / "model.pt").is_file()
     )
     display(viz.plot_history(full_history))
-print("shipped checkpoints:")
 shipped = pretrained.list_pretrained()
-for name, summary in shipped.items():
+CHAPTER_MODELS = ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras")
+print(f"{len(shipped)} shipped checkpoints; this chapter's:")
+for name in CHAPTER_MODELS:
+    if name not in shipped:
+        continue
+    summary = shipped[name]
     print(name)
     print(
         textwrap.fill(summary, 80, initial_indent="  ", subsequent_indent="  ")
@@ -609,7 +641,7 @@ for name, summary in shipped.items():
 # in `pretrained.pretrained_dir(name)` tells the rest).
 
 # %%
-for name in ("plain-torch", "plain-keras", "laptop-torch", "laptop-keras"):
+for name in CHAPTER_MODELS:
     if name not in shipped:
         print(f"{name}: not installed; skipped")
         continue

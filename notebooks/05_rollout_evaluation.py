@@ -49,8 +49,9 @@ except ImportError:
     )
 
 # %% [markdown]
-# The **parameters** cell. The defaults score the two shipped models on 100 new sequences (about
-# a minute on a CPU); `NFP_QUICK=1` uses 8. To evaluate your own training instead, set
+# The **parameters** cell. The defaults score five shipped models (the plain ConvLSTM and the
+# laptop models, in both frameworks where shipped) on 100 new sequences (about a minute on a
+# CPU); `NFP_QUICK=1` uses 8. To evaluate your own training instead, set
 # `CHECKPOINT` to its run folder (e.g. `"runs/convlstm-64"` from the chapter
 # [Training](04_training.ipynb)).
 
@@ -87,6 +88,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import keras  # after KERAS_BACKEND is set: Keras picks its backend on import
 
 from nfp_lib import (
+    bench,
     data,
     evaluate,
     keras_backend,
@@ -248,7 +250,9 @@ rerun_s, rerun_frames = fastest(
 ot_s, ot_frames = fastest(
     lambda: torch_backend.rollout(model, seen[:NUM_TIMED], HORIZON)
 )
-print(f"{NUM_TIMED} sequences, {HORIZON} frames each:")
+cpu = bench.cpu_info()["model"]
+print(f"{NUM_TIMED} sequences, {HORIZON} frames each, float32, one thread")
+print(f"of this machine's {cpu}:")
 print(f"  re-run (keras-io)  {rerun_s * 1e3:7.0f} ms")
 speedup = rerun_s / ot_s
 print(f"  O(T) rollout       {ot_s * 1e3:7.0f} ms   speed-up {speedup:.1f}x")
@@ -472,6 +476,7 @@ for label, video in (("truth", future), ("prediction", predicted)):
     moving = np.concatenate([seen[:, -1:], video], axis=1)
     motion = np.abs(np.diff(moving, axis=1)).mean(axis=(0, 2, 3, 4))
     ax_motion.plot(frame_numbers, motion, "-o", ms=3, label=label)
+fig.suptitle(f"{CHECKPOINT} on {len(future)} test videos")
 ax_ink.set(xlabel="frame", title="share of bright pixels (> 0.5)")
 ax_motion.set(xlabel="frame", title="mean |frame - previous frame|")
 for ax in (ax_ink, ax_motion):
@@ -514,12 +519,12 @@ print(f"    {ink[0]:.0%} at frame {first}, {ink[-1]:.0%} at frame {last}")
 # - The first rollout frame is a one-step prediction from true frames only, so it scores about
 #   as well as the teacher-forced prediction (which also averages over the early frames of a
 #   video, where the model has seen less). Everything after it pays for feeding guesses back in.
-# - A falling share of bright pixels is blur: the ink is spread out thinner. Where the
-#   model's motion curve stays near the truth's, the predicted digits keep moving; a motion
-#   curve that drops towards zero would be the *sequence collapse* that a Georgia Tech course
-#   report describes for its predictor (an LSTM over VGG16 image features, on the UCF101 action
-#   videos, not Moving MNIST), which "would simply reconstruct the same image at all time steps"
-#   beyond 6 or 7 predicted frames.
+# - A falling share of bright pixels is blur: the ink is spread out thinner. Where the model's
+#   motion curve stays near the truth's, the predicted digits keep moving; a motion curve that
+#   drops towards zero would be the *sequence collapse* that a Georgia Tech course report
+#   ([References](../references.md)) describes for its predictor (an LSTM over VGG16 image
+#   features, on the UCF101 action videos, not Moving MNIST), which "would simply reconstruct the
+#   same image at all time steps" beyond 6 or 7 predicted frames.
 # - MSE and SSIM can disagree. A blurred digit in about the right place scores a good MSE (it
 #   is never very wrong anywhere) but a weaker SSIM (the strokes are gone). This is why papers
 #   report both, and why a model can beat the copy baseline in one and not the other.

@@ -134,13 +134,22 @@ for metric in ("ssim", "ink"):
         metric,
         title=f"{LONG_HORIZON} frames after {CONTEXT} seen, {NUM_LONG} videos",
     )
-    fig.axes[0].axvline(train_end - CONTEXT, color="gray", linestyle=":")
+    ax = fig.axes[0]
+    ax.axvline(
+        train_end - CONTEXT,
+        color="gray",
+        linestyle="-.",
+        linewidth=1,
+        label="last frame of\na training video",
+    )
+    fig.legends.clear()  # the legend again, with the line in it
+    fig.legend(loc="outside right upper", fontsize="small")
     display(fig)
 
 # %% [markdown]
-# The dotted line marks the last frame of a training video (frame 20). The ink ratio is the
-# mean predicted intensity over the mean true intensity (1: all the ink is still there; the
-# blank frame has none). And the frames
+# The grey dash-dotted line marks the last frame of a training video (frame 20). The ink ratio
+# is the mean predicted intensity over the mean true intensity (1: all the ink is still there;
+# the blank frame has none). And the frames
 # themselves: the seen ones, then evenly spaced frames of the prediction:
 
 # %%
@@ -189,12 +198,27 @@ for t in range(0, LONG_HORIZON, 5 if LONG_HORIZON > 10 else 1):
     motion = pred_motion[t] / true_motion[t]
     print(f"{CONTEXT + t + 1:>6} {ssim:6.3f} {ink:>16.0%} {motion:>18.0%}")
 
+# %% tags=["hide-input"]
+below = np.flatnonzero(
+    np.array(long_result["rollout"]["ssim"])
+    < np.array(long_result["blank"]["ssim"])
+)
+late_ink = np.mean(long_result["rollout"]["ink"][LATE])
+since = f" (the first: frame {CONTEXT + below[0] + 1})" if len(below) else ""
+display(
+    Markdown(f"""
+So the shipped model fades. Its SSIM is below the blank frame's at {len(below)}
+of the {LONG_HORIZON} predicted frames{since}, and over the second half it
+keeps {late_ink:.0%} of the truth's ink:
+the digits dissolve into a faint blob that still drifts but no longer looks
+like digits. The causes are general. Each step's small error is fed back in as
+input, so errors compound; and a model trained with a per-pixel loss answers
+uncertainty with blur, which the next step blurs further. Past the length of
+its training videos the model also meets a situation it never saw in training.
+""")
+)
+
 # %% [markdown]
-# Whatever the shipped model does here, the causes are the same. Each step's small error is fed
-# back in as input, so errors compound; and a model trained with a per-pixel loss answers
-# uncertainty with blur, which the next step blurs further. Past the length of its training
-# videos the model also meets a situation it never saw in training.
-#
 # ## Scheduled sampling
 #
 # One remedy attacks the mismatch between training (true inputs) and rollout (own inputs).
@@ -388,8 +412,9 @@ display(Markdown("\n".join(lines)))
 # (`motion_kernel=11` in `laptop`) predicts a small kernel per patch and filters the current
 # frame with it, a *dynamic filter network* (De Brabandere et al., 2016). The motion head starts
 # from a blurred copy of the last frame instead of a gray one, and keeps the digits sharp
-# whenever it gets the motion right. The two shipped PyTorch models differ in the head alone
-# (same stack, same training); their stored evaluations:
+# whenever it gets the motion right. The shipped `plain-torch` and `laptop-torch` differ in the
+# head alone (same stack, same training). Their stored evaluations, and that of
+# `laptop-masks-torch`, which comes next:
 
 
 # %%
@@ -401,9 +426,14 @@ def beats_blank(result: dict) -> np.ndarray:
 
 
 def blank_wins_from(result: dict) -> str:
-    """From which predicted frame the blank frame's SSIM beats the model's."""
+    """Where the blank frame's SSIM first beats the model's (frames of the
+    video, counted from 1)."""
     wins = beats_blank(result)
-    return "never" if wins.all() else f"from frame {np.argmin(wins) + 1}"
+    if wins.all():
+        return "never"
+    first = int(np.argmin(wins))
+    where = "from" if not wins[first:].any() else "first at"
+    return f"{where} frame {result['context'] + first + 1}"
 
 
 def stored_scores(name: str) -> None:
@@ -461,6 +491,22 @@ def show_video_0(rolling_model: object, name: str) -> plt.Figure:
 
 
 show_video_0(masked_model, "laptop-masks-torch")
+
+# %% tags=["hide-input"]
+masked_ink = np.mean(masked_result["rollout"]["ink"][LATE])
+masked_below = (
+    beats_blank(masked_result).size - beats_blank(masked_result).sum()
+)
+ink_verdict = "less" if masked_ink < late_ink else "more"
+display(
+    Markdown(f"""
+Over 10 frames the masks help; over {LONG_HORIZON} they do not save the
+model. `laptop-masks-torch` keeps {masked_ink:.0%} of the truth's ink in the
+second half, {ink_verdict} than `{CHECKPOINT}` ({late_ink:.0%}), and its SSIM
+is below the blank frame's at {masked_below} of the {LONG_HORIZON} frames. Its
+digits fade as the plain motion head's do.
+""")
+)
 
 # %% [markdown]
 # ### Wider, and trained for longer
@@ -529,8 +575,8 @@ the [Results](07_results.ipynb) page come from far longer training on a GPU.
 # (`init_from` starts a run from a checkpoint's weights) with scheduled sampling, as in the
 # section above but for real: the chance of being shown the true frame falls from 1 to 0 over
 # the first 1,200 steps, then the model runs free, exactly as in a rollout, and the gradient
-# flows back through the frames it fed itself. A final few epochs use L1, as every preset here
-# does. Its stored evaluation, beside the model it started from:
+# flows back through the frames it fed itself. A final few epochs use L1, as the presets so far
+# do. Its stored evaluation, beside the model it started from:
 
 # %%
 for name in ("wide-masks-torch", "wide-masks-ss-torch"):
@@ -733,8 +779,8 @@ frame and 200 epochs of 10,000 videos on a GPU.
 # Every test so far drew its digits from the 1,797 that the models trained on: new videos, but
 # old handwriting. Two other sets ask whether the model learned to move digits or learned these
 # digits. The `varied` digits of [Moving MNIST](01_moving_mnist.ipynb) (each digit drawn eight
-# more ways: slanted, widened, wobbled, bolder or thinner) are made offline, so the next cell
-# scores on them live. Real MNIST digits cannot be downloaded here; the stored file
+# other ways: slanted, widened, wobbled, bolder or thinner) are made offline, so the next cell
+# scores on them live. The book is built offline, without the MNIST files; the stored file
 # `mnist-digits` holds the same evaluation of every shipped checkpoint on 500 videos drawn by
 # the same generator from the 10,000 MNIST test digits (its `about` says how it was made).
 # The fix is the usual one, more varied training data: preset `big-masks-varied` continues
@@ -843,7 +889,8 @@ strokes are thinner, so a stroke drawn a pixel off misses more of its ink.
 # ```bash
 # python -m nfp_lib train --backend torch --config big-masks-mirror \
 #     --out runs/big-masks-mirror
-# python -m nfp_lib evaluate --checkpoint big-masks-mirror-torch --mirror-average off
+# python -m nfp_lib evaluate --checkpoint big-masks-mirror-torch \
+#     --mirror-average off
 # ```
 #
 # One test video: the model's guess for each mirror image (mirrored back), and the rollout of
@@ -867,7 +914,7 @@ for label, axes in MIRROR_IMAGES.items():
     rows[label] = np.flip(guess, axes)[0]  # mirrored back
 averaged = evaluate.predict_future(mirror_model, clip[:, :CONTEXT], 10)
 rows["averaged"] = averaged[0]
-title = f"{MIRROR}: test video 0, 10 frames after {CONTEXT}"
+title = f"{MIRROR}: one test video, 10 frames after {CONTEXT}"
 display(viz.plot_rows(rows, first=CONTEXT, max_frames=5, title=title))
 
 # %% [markdown]
@@ -912,13 +959,17 @@ score_table(mirror_rows)
 
 # %%
 reference = mirror_rows[f"{MOST}, one pass"]["rollout"]
-for metric in ("mse_sum", "ssim"):
+for metric, name in (("mse_sum", "rollout MSE"), ("ssim", "SSIM")):
     curves = {
         label: np.array(m["rollout"][metric]) - reference[metric]
         for label, m in list(mirror_rows.items())[1:]
     }
-    title = f"{metric} minus {MOST}'s, one pass"
-    display(viz.plot_metric_curves(curves, metric, title=title))
+    title = f"{name} minus {MOST}'s in one pass"
+    fig = viz.plot_metric_curves(curves, metric, title=title)
+    better = "lower" if metric == "mse_sum" else "higher"
+    fig.axes[0].set_ylabel(f"difference ({better} is better)")
+    fig.axes[0].axhline(0, color="gray", linewidth=1)
+    display(fig)
 
 # %% [markdown]
 # And on the 30-frame test videos:
@@ -1024,14 +1075,16 @@ epoch_s = np.median(more_history["time"])
 before_epochs = len(pretrained.pretrained_history(AVERAGED)["epoch"])
 display(
     Markdown(f"""
-{extra_epochs} more epochs, {extra_epochs * epoch_s / 60:.0f} minutes of the
-book's two cores at the median epoch's {epoch_s:.0f} s, take the error from
+{extra_epochs} more epochs ({sum(more_history["time"]) / 60:.0f} minutes in
+all on two Xeon cores in bfloat16, {extra_epochs * epoch_s / 60:.0f} at the
+median epoch's {epoch_s:.0f} s: the first epochs shared the cores; see its
+README) take the error from
 {trained_means[0]:.2f} to {more_means[0]:.2f} and the SSIM from
-{trained_means[1]:.4f} to {more_means[1]:.4f}; the {before_epochs} epochs before them took
-them from {both[0]:.2f} and {both[1]:.4f}. Each run buys less: this
-recipe is close to what it can give, and a sharper model needs a new idea
-(a loss that does not reward blur, a model that draws new pixels better), not
-more epochs.
+{trained_means[1]:.4f} to {more_means[1]:.4f}; the {before_epochs} epochs
+before them took them from {both[0]:.2f} and {both[1]:.4f}. Each run buys
+less: this recipe is close to what it can give, and a sharper model needs a new
+idea (a loss that does not reward blur, a model that draws new pixels better),
+not more epochs.
 """)
 )
 
@@ -1152,15 +1205,15 @@ print(
 
 # %% [markdown]
 # `evaluate.predict_future(model, clip, 10)` continues it by 10 frames (the O(T) rollout). The
-# GIF plays the 10 frames of the clip and then the 10 predicted ones. A PyTorch model takes any
-# frame size that is a multiple of its patch size; a Keras model only the size it was built for.
+# GIF plays the 10 frames of the clip and then the 10 predicted ones (`seen` captions them). A
+# PyTorch model takes any frame size that is a multiple of its patch size; a Keras model only
+# the size it was built for.
 
 # %%
 continued = evaluate.predict_future(model, clip, 10)
 print("predicted:", continued.shape)
-viz.show_gif(
-    viz.to_gif(np.concatenate([clip[0], continued[0]]), fps=4, scale=3)
-)
+clip_and_future = np.concatenate([clip[0], continued[0]])
+viz.show_gif(viz.to_gif(clip_and_future, fps=4, scale=3, seen=clip.shape[1]))
 
 # %% [markdown]
 # The same from a terminal, writing the predicted frames as a GIF (or `--npy` for an array):
@@ -1174,7 +1227,7 @@ viz.show_gif(
 # The same models apply (set `ModelConfig.channels=3` for colour), but they need real training
 # data, more capacity and a GPU, and with a per-pixel loss the blur seen here only gets worse.
 # That is where the field moved on: PredRNN and its successors, and the benchmark of OpenSTL,
-# listed on the References page.
+# listed on the [References](../references.md) page.
 
 # %% [markdown]
 # ## Summary

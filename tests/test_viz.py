@@ -124,6 +124,9 @@ def test_plot_history_panels():
     assert [ax.get_title() for ax in fig.axes] == ["loss", "mse", "ssim", "learning_rate"]
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["loss", "val_loss"]
     assert fig.axes[3].get_yscale() == "log" and fig.axes[0].get_yscale() == "linear"
+    # three panels to a row: the fourth starts a second row, below the first
+    first, fourth = (ax.get_position() for ax in (fig.axes[0], fig.axes[3]))
+    assert fourth.y1 < first.y0 and abs(fourth.x0 - first.x0) < 0.02
     fig = viz.plot_history({"loss": [1.0, float("nan"), 0.5]}, keys=["loss"])
     np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_xdata(), [1, 2, 3])
 
@@ -208,6 +211,21 @@ def test_comparison_gif_labels_the_panels_and_marks_the_predicted_frames():
     mark = captions[:, :3, 130:256]  # the bar under the prediction panel
     assert [bool((m == 0).all()) for m in mark] == [False, False, True, True]
     assert not np.array_equal(captions[0], captions[1])  # the frame counter moves
+
+
+def test_to_gif_with_seen_captions_each_frame():
+    clip = _clip(t=3, h=64, w=64)
+    frames = iio.imread(viz.to_gif(clip, scale=2, seen=1), index=None)
+    gray = frames[..., 0] if frames.ndim == 4 else frames
+    band, height = 14, 128
+    assert gray.shape == (3, height + 2 * band, 128)
+    video = gray[:, band : band + height].astype(float) / 255
+    np.testing.assert_allclose(video[:, ::2, ::2], clip[..., 0], atol=1 / 255)
+    titles, captions = gray[:, :band], gray[:, band + height :]
+    assert (titles < 100).any() and (captions < 100).any(axis=(1, 2)).all()
+    assert len({c.tobytes() for c in captions}) == 3  # "1/3: seen", "2/3: predicted", ...
+    with pytest.raises(ValueError, match="seen"):
+        viz.to_gif(clip, seen=-1)
 
 
 def test_show_gif():

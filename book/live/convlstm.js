@@ -166,8 +166,9 @@ var NfpConvLSTM = (function () {
       return this.predict(frame, conv2d(x, channels, rows, cols, this.head), h, w);
     }
 
-    // ConvLSTMCell.forward: the gates i, f, g, o from one convolution over [x, h], then
-    // c = σ(f) c + σ(i) act(g) and h = σ(o) act(c). Updates `state`, returns the new h.
+    // ConvLSTMCell.forward: the gates i, f, g, o from one convolution over
+    // [x, h], then c = σ(f) c + σ(i) act(g) and h = σ(o) act(c).
+    // Updates `state`, returns the new h.
     cellStep(layer, x, channels, f, state, rows, cols) {
       const size = f * rows * cols;
       const xh = new Float64Array(x.length + size);
@@ -175,7 +176,9 @@ var NfpConvLSTM = (function () {
       xh.set(state.h, x.length);
       const z = conv2d(xh, channels + f, rows, cols, layer);
       for (let j = 0; j < size; j++) {
-        const c = sigmoid(z[size + j]) * state.c[j] + sigmoid(z[j]) * this.act(z[2 * size + j]);
+        const c =
+          sigmoid(z[size + j]) * state.c[j] +
+          sigmoid(z[j]) * this.act(z[2 * size + j]);
         state.c[j] = c;
         state.h[j] = sigmoid(z[3 * size + j]) * this.act(c);
       }
