@@ -76,8 +76,8 @@ def run_benchmarks(
     ``train_step_s``, ``peak_memory_mb``, ``rollout_s``, ``rollout_method``, ``parameters``),
     ``rollout_rerun_s``, ``rollout_ot_s`` and ``rollout_speedup`` (re-run time / O(T) time), and
     ``threads`` (PyTorch's CPU threads) and ``load_average`` (the machine's one-minute load at
-    the end: other work skews timings); on a CPU without ``cases``, :func:`cpu_throughput`'s
-    ``cpu``, ``training`` and ``evaluation`` too.
+    the end: other work skews timings); on a CPU also ``cpu`` (:func:`cpu_info`), and without
+    ``cases`` :func:`cpu_throughput`'s ``training`` and ``evaluation`` too.
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
@@ -102,8 +102,10 @@ def run_benchmarks(
     results = {name: _in_subprocess(name, device, steps, size, batch) for name in names}
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
     throughput = cpu_throughput() if device == "cpu" and not cases else {}
+    cpu = {"cpu": cpu_info()} if device == "cpu" else {}
     return {
         **throughput,
+        **cpu,
         "device": _device_name(device),
         "threads": _threads(),
         "load_average": os.getloadavg()[0],

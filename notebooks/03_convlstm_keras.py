@@ -106,7 +106,10 @@ from nfp_lib.bench import stored_benchmark
 
 measured = stored_benchmark("cpu-keras")
 threads, load = measured["threads"], measured["load_average"]
-print(f"{measured['device']}, {threads} thread(s), load {load:.1f}; float32")
+print(f"{measured['cpu']['model']}, {measured['device']}; float32,")
+print(
+    f"{threads} thread(s), the machine's load {load:.1f} (1.0: this benchmark)"
+)
 for name, case in measured["cases"].items():
     step, memory = case["train_step_s"], case["peak_memory_mb"]
     print(f"{name:<17} step {step:5.2f} s   peak memory {memory:6,.0f} MB")

@@ -105,6 +105,12 @@ def test_stored_benchmarks_hold_every_case_they_ran(name):
         bench.stored_benchmark("tpu")
 
 
+def test_stored_keras_benchmark_names_its_quiet_cpu():
+    stored = bench.stored_benchmark("cpu-keras")
+    assert stored["cpu"]["model"] and stored["cpu"]["cores"] == 2
+    assert stored["threads"] == 1 and stored["load_average"] < 1.5  # only itself running
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
