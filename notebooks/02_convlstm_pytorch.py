@@ -73,6 +73,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import Markdown, display
 
 from nfp_lib import bench, data, torch_backend, viz
 from nfp_lib.config import PRESETS
@@ -595,11 +596,10 @@ guesses = torch_backend.predict_next(model, videos[:1])
 print("predictions:", guesses.shape)
 print(f"pixel values: mean {guesses.mean():.3f}, std {guesses.std():.4f}")
 truth = videos[:1, 1:]
-print("next-frame MSE, this model:  ", f"{np.mean((guesses - truth) ** 2):.4f}")
-print(
-    "  copying the frame before:  ",
-    f"{np.mean((videos[:1, :-1] - truth) ** 2):.4f}",
-)
+untrained_mse = np.mean((guesses - truth) ** 2)
+copy_mse = np.mean((videos[:1, :-1] - truth) ** 2)
+print("next-frame MSE, this model:  ", f"{untrained_mse:.4f}")
+print("  copying the frame before:  ", f"{copy_mse:.4f}")
 print("  a blank frame:             ", f"{np.mean(truth**2):.4f}")
 viz.plot_comparison(
     videos[0, 1:],
@@ -615,6 +615,19 @@ viz.plot_comparison(
 # 11 x 11 neighbourhood, the blur of the demo above. (A pixel head would output a flat gray
 # instead: its sigmoid turns 0 into 0.5 everywhere.) Training has to sharpen these kernels and
 # point each one the way its patch moves. The structure is in place, the weights are not.
+
+# %% tags=["hide-input"]
+blur_wins = untrained_mse < min(copy_mse, np.mean(truth**2))
+display(
+    Markdown(
+        "Note the error: this model has learned nothing, yet its MSE "
+        + ("beats" if blur_wins else "is close to")
+        + " both baselines. A blur is never far wrong anywhere, so MSE alone"
+        " flatters blurry predictions; that is why this book also reports"
+        " SSIM, which rewards sharp structure ([Rollout and"
+        " evaluation](05_rollout_evaluation.ipynb))."
+    )
+)
 
 # %% [markdown]
 # ## Summary
