@@ -617,12 +617,13 @@ viz.plot_comparison(
 # point each one the way its patch moves. The structure is in place, the weights are not.
 
 # %% tags=["hide-input"]
-blur_wins = untrained_mse < min(copy_mse, np.mean(truth**2))
+beaten = sum(untrained_mse < b for b in (copy_mse, np.mean(truth**2)))
+verdict = {2: "beats both", 1: "beats one of the", 0: "comes close to the"}
 display(
     Markdown(
-        "Note the error: this model has learned nothing, yet its MSE "
-        + ("beats" if blur_wins else "is close to")
-        + " both baselines. A blur is never far wrong anywhere, so MSE alone"
+        "Look at the MSE: this model has learned nothing, yet it "
+        + verdict[beaten]
+        + " baselines. A blur is never far wrong anywhere, so MSE alone"
         " flatters blurry predictions; that is why this book also reports"
         " SSIM, which rewards sharp structure ([Rollout and"
         " evaluation](05_rollout_evaluation.ipynb))."

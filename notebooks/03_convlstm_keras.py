@@ -106,10 +106,11 @@ from nfp_lib.bench import stored_benchmark
 
 measured = stored_benchmark("cpu-keras")
 threads, load = measured["threads"], measured["load_average"]
-print(f"{measured['cpu']['model']}, {measured['device']}; float32,")
+cores = measured["cpu"]["cores"]
 print(
-    f"{threads} thread(s), the machine's load {load:.1f} (1.0: this benchmark)"
+    f"{measured['cpu']['model']}, {cores} cores; float32, {threads} thread(s),"
 )
+print(f"the machine's load {load:.1f} (1.0 = only this benchmark running)")
 for name, case in measured["cases"].items():
     step, memory = case["train_step_s"], case["peak_memory_mb"]
     print(f"{name:<17} step {step:5.2f} s   peak memory {memory:6,.0f} MB")

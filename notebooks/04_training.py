@@ -403,7 +403,7 @@ for key, values in keras_log.history.items():
 #
 # `torch_backend.fit(config, out_dir)` and `keras_backend.fit(config, out_dir)` take the same
 # config and return the same history: one list per logged value, one entry per epoch. The
-# PyTorch one is the loop above with that care added; the Keras one calls Keras' own
+# PyTorch one is the loop above with all of that; the Keras one calls Keras' own
 # `model.fit` with callbacks.
 # After every epoch both score the validation
 # sequences (teacher-forced, like training) and report the validation loss, the pixel MSE and
@@ -426,12 +426,11 @@ keras_history = keras_backend.fit(config, keras_dir, progress=PROGRESS)
 viz.plot_history(keras_history, keys=["loss", "val_loss", "val_ssim"])
 
 # %% [markdown]
-# The last epoch of each, side by side, beside the two baselines on the same validation
-# videos: copying the frame before, and a blank frame (`time` is the seconds the epoch took,
-# validation included). Both train in bfloat16 where their backend computes it natively
-# (`mixed_precision`: PyTorch's autocast, Keras' `mixed_bfloat16` ConvLSTM layers) and validate
-# in float32; the last row says which precision each used here. Both share this machine with
-# whatever else runs on it.
+# The last epoch of each, with the two baselines on the same validation videos: copying the frame
+# before, and a blank frame (`time` is the seconds the epoch took, validation included). Both
+# train in bfloat16 where their backend computes it natively (`mixed_precision`: PyTorch's
+# autocast, Keras' `mixed_bfloat16` ConvLSTM layers) and validate in float32; the last row says
+# which precision each used here. Both share this machine with whatever else runs on it.
 
 # %%
 truth, before = val_videos[:, 1:], val_videos[:, :-1]
@@ -472,13 +471,14 @@ torch_mse, torch_ssim = (
     torch_history["val_mse"][-1],
     torch_history["val_ssim"][-1],
 )
-ssim_verdict = "above" if torch_ssim > blank_ssim else "far below"
+mse_verdict = "edges past" if torch_mse < min(copy_mse, blank_mse) else "trails"
+ssim_verdict = "above" if torch_ssim > blank_ssim else "below"
 display(
     Markdown(f"""
-And they are poor. The PyTorch model's validation MSE is {torch_mse:.4f},
-against {copy_mse:.4f} for copying the frame before and {blank_mse:.4f} for a
-blank frame, and its SSIM, {torch_ssim:.3f}, is {ssim_verdict} the blank
-frame's {blank_ssim:.3f}. Here is what it predicts after its short training,
+The PyTorch model's validation MSE, {torch_mse:.4f}, {mse_verdict} copying the
+frame before ({copy_mse:.4f}) and a blank frame ({blank_mse:.4f}); its SSIM,
+{torch_ssim:.3f}, is {ssim_verdict} the blank frame's {blank_ssim:.3f}. Here is
+what it predicts after its short training,
 one step ahead from true frames (`torch_backend.load_checkpoint` reads the
 checkpoint `fit` wrote):
 """)

@@ -147,7 +147,7 @@ for metric in ("ssim", "ink"):
     display(fig)
 
 # %% [markdown]
-# The grey dash-dotted line marks the last frame of a training video (frame 20). The ink ratio
+# The gray dash-dotted line marks the last frame of a training video (frame 20). The ink ratio
 # is the mean predicted intensity over the mean true intensity (1: all the ink is still there;
 # the blank frame has none). And the frames
 # themselves: the seen ones, then evenly spaced frames of the prediction:
@@ -209,7 +209,8 @@ display(
     Markdown(f"""
 So the shipped model fades. Its SSIM is below the blank frame's at {len(below)}
 of the {LONG_HORIZON} predicted frames{since}, and over the second half it
-keeps {late_ink:.0%} of the truth's ink:
+keeps {late_ink:.0%} of the truth's ink (its mean intensity; the sharp, bright
+pixels fall further, as the table shows):
 the digits dissolve into a faint blob that still drifts but no longer looks
 like digits. The causes are general. Each step's small error is fed back in as
 input, so errors compound; and a model trained with a per-pixel loss answers
@@ -426,7 +427,7 @@ def beats_blank(result: dict, baseline: str = "blank") -> np.ndarray:
     )
 
 
-def blank_wins_from(result: dict, baseline: str = "blank") -> str:
+def baseline_wins_from(result: dict, baseline: str = "blank") -> str:
     """Where the blank frame's (or ``baseline``'s) SSIM first beats the
     model's (frames of the video, counted from 1)."""
     wins = beats_blank(result, baseline)
@@ -440,14 +441,14 @@ def blank_wins_from(result: dict, baseline: str = "blank") -> str:
 def stored_scores(name: str) -> None:
     """A shipped checkpoint's stored evaluation (10 frames after 10)."""
     m = pretrained.pretrained_metrics(name)
-    rollout, losses = m["rollout"], blank_wins_from(m)
+    rollout, losses = m["rollout"], baseline_wins_from(m)
     print(
         f"{name}: next-frame SSIM {m['next_frame']['ssim']:.3f},\n"
         f"  rollout SSIM {np.mean(rollout['ssim']):.3f}, "
         f"MSE {np.mean(rollout['mse_sum']):5.1f}, "
         f"ink at frame 20 {rollout['ink'][-1]:.2f},\n"
         f"  SSIM below the blank frame's: {losses}; "
-        f"below copy-last's: {blank_wins_from(m, 'copy_last')}"
+        f"below copy-last's: {baseline_wins_from(m, 'copy_last')}"
     )
 
 
@@ -514,11 +515,12 @@ digits fade as the plain motion head's do.
 # ## From the laptop model to the best checkpoint
 #
 # The laptop models fade; the rest of this part of the chapter is how the book's best checkpoint
-# was reached, one measured step at a time. Each step starts from the checkpoint before it and
-# is scored on the same test videos, beside the blank frame: wider layers trained for longer,
-# training on its own predictions, longer rollouts with a loss that does not reward blur, the
-# same arithmetic in wider layers on coarser patches, more varied handwriting, and the mirror
-# images of a video averaged into one prediction.
+# was reached, one measured step at a time, each scored on the same test videos beside the
+# blank frame: wider layers trained for longer, training on its own predictions, longer
+# rollouts with a loss that does not reward blur, the same arithmetic in wider layers on coarser
+# patches, and the mirror images of a video averaged into one prediction. Most steps fine-tune
+# the checkpoint before them; the two wider models start afresh, and the run on more varied
+# handwriting is a side branch that asks what the model learned.
 #
 # ### Wider, and trained for longer
 #
@@ -645,7 +647,7 @@ drift and fade, and the blank frame scores higher there.
 # loss now judges the model where it used to fade.
 #
 # - `wide-masks-long`: 20 epochs of BCE at a cosine learning rate. It keeps nearly all the ink
-#   for 20 frames, but BCE's optimum for a digit whose place is uncertain is a grey smear over
+#   for 20 frames, but BCE's optimum for a digit whose place is uncertain is a gray smear over
 #   the places it could be, and the strokes blur.
 # - `wide-masks-long-ssim`: 6 more epochs from that run's weights with `loss="ssim_bce"`,
 #   `1 - SSIM + 3 BCE`. SSIM alone sharpens the strokes but, far from the context, lets the
@@ -867,11 +869,11 @@ display(
 On its own digits `{MOST}` scores {scored[MOST, "sklearn"][0]:.1f} and
 {scored[MOST, "sklearn"][1]:.3f}; on real MNIST digits
 {scored[MOST, "MNIST"][0]:.1f} and {scored[MOST, "MNIST"][1]:.3f}, and the
-blank frame's SSIM beats it {blank_wins_from(on_mnist[MOST])}. Part of what
+blank frame's SSIM beats it {baseline_wins_from(on_mnist[MOST])}. Part of what
 it learned is these 1,797 digits rather than handwriting. {varied_epochs}
 epochs on the varied digits take it to {scored[VARIED, "MNIST"][0]:.1f} and
 {scored[VARIED, "MNIST"][1]:.3f} on MNIST (the blank frame wins
-{blank_wins_from(on_mnist[VARIED])}), and cost it on the sklearn test
+{baseline_wins_from(on_mnist[VARIED])}), and cost it on the sklearn test
 videos, where it now scores {scored[VARIED, "sklearn"][0]:.1f} and
 {scored[VARIED, "sklearn"][1]:.3f}: the same weights now cover more shapes.
 Real MNIST digits stay harder than ours:
@@ -1086,13 +1088,12 @@ epoch_s = np.median(more_history["time"])
 before_epochs = len(pretrained.pretrained_history(AVERAGED)["epoch"])
 display(
     Markdown(f"""
-{extra_epochs} more epochs ({sum(more_history["time"]) / 60:.0f} minutes in
-all on two Xeon cores in bfloat16, {extra_epochs * epoch_s / 60:.0f} at the
-median epoch's {epoch_s:.0f} s: the first epochs shared the cores; see its
-README) take the error from
-{trained_means[0]:.2f} to {more_means[0]:.2f} and the SSIM from
+{extra_epochs} more epochs ({sum(more_history["time"]) / 60:.0f} minutes on two
+Xeon cores in bfloat16; about {extra_epochs * epoch_s / 60:.0f} minutes on quiet
+cores, at the median epoch's {epoch_s:.0f} s; see its README) take the error
+from {trained_means[0]:.2f} to {more_means[0]:.2f} and the SSIM from
 {trained_means[1]:.4f} to {more_means[1]:.4f}; the {before_epochs} epochs
-before them took them from {both[0]:.2f} and {both[1]:.4f}. Each run buys
+before them had taken them from {both[0]:.2f} and {both[1]:.4f}. Each run buys
 less: this recipe is close to what it can give, and a sharper model needs a new
 idea (a loss that does not reward blur, a model that draws new pixels better),
 not more epochs.

@@ -1,6 +1,6 @@
 """The book builds offline with warnings as errors, every page in the table of contents becomes
-an HTML page, the data chapter shows its figures and animations, and no text a cell prints is
-wider than the page."""
+an HTML page, the data chapter shows its figures and animations, formulas render without a
+network, and no text a cell prints is wider than the page."""
 
 import os
 import re
@@ -87,6 +87,18 @@ def test_data_chapter_shows_a_gif_and_png_figures(built_book):
     for src in gifs + pngs:
         if not src.startswith("data:"):
             assert (html / DATA_CHAPTER).parent.joinpath(src).resolve().is_file(), src
+
+
+@pytest.mark.slow
+def test_formulas_render_offline(built_book):
+    """Every page that typesets math loads MathJax from the book itself, not from a CDN."""
+    html = built_book / "_build" / "html"
+    pages = [p for p in html.rglob("*.html") if 'class="math' in p.read_text()]
+    assert pages, "expected pages with formulas"
+    for page in pages:
+        sources = re.findall(r"<script[^>]*\ssrc=\"([^\"]*mathjax[^\"]*)\"", page.read_text())
+        assert sources and all("://" not in src for src in sources), (page.name, sources)
+        assert all(page.parent.joinpath(src).resolve().is_file() for src in sources)
 
 
 @pytest.mark.slow
