@@ -464,7 +464,7 @@ for name in ("plain-torch", "laptop-torch", "laptop-masks-torch"):
 # predicted mask. `laptop-masks-torch` above is the `laptop` model with `motion_masks=2`,
 # trained the same way (its README tells how its head has to start: with a black drawn frame,
 # or training stalls). Its scores are the last ones above; here it continues the
-# same 30-frame test videos:
+# same 30-frame test rollouts:
 
 # %%
 masked_model, _ = pretrained.load_any("laptop-masks-torch")
@@ -535,7 +535,7 @@ for name in ("laptop-masks-torch", "wide-masks-torch"):
     stored_scores(name)
 
 # %% [markdown]
-# And the same 30-frame test videos as above, frame by frame, all three models against the
+# And the same 30-frame test rollouts as above, frame by frame, all three models against the
 # blank frame:
 
 # %%
@@ -596,7 +596,7 @@ for name in ("wide-masks-torch", "wide-masks-ss-torch"):
     stored_scores(name)
 
 # %% [markdown]
-# The same 30-frame test videos, frame by frame, against the model it started from and the blank
+# The same 30-frame test rollouts, frame by frame, against the model it started from and the blank
 # frame:
 
 # %%
@@ -669,14 +669,14 @@ for name in ("wide-masks-ss-torch", LONG):
     stored_scores(name)
 
 # %% [markdown]
-# And on the same 30-frame test videos, SSIM and ink ratio frame by frame:
+# And on the same 30-frame test rollouts, SSIM and ink ratio frame by frame:
 
 
 # %%
 def compare_long(before: str, after: str) -> None:
-    """Roll `after` out on the 30-frame test videos (its ink in the second half
-    into `ink`); plot its SSIM and ink beside `before`'s (and the blank frame's
-    SSIM); show test video 0."""
+    """Roll `after` out 30 frames on the long test videos (its ink in the second
+    half into `ink`); plot its SSIM and ink beside `before`'s (and the blank
+    frame's SSIM); show test video 0."""
     model, _ = pretrained.load_any(after)
     long_results[after] = evaluate.evaluate(
         model, long_videos, context=CONTEXT, horizon=LONG_HORIZON
@@ -757,7 +757,7 @@ for name in (LONG, BIG, MORE, MOST):
     stored_scores(name)
 
 # %% [markdown]
-# And the longest-trained one on the same 30-frame test videos:
+# And the longest-trained one on the same 30-frame test rollouts:
 
 # %%
 compare_long(LONG, MOST)
@@ -993,7 +993,7 @@ for metric, name in (("mse_sum", "rollout MSE"), ("ssim", "SSIM")):
     display(fig)
 
 # %% [markdown]
-# And on the 30-frame test videos:
+# And on the 30-frame test rollouts:
 
 # %%
 compare_long(MOST, MIRROR)
@@ -1017,7 +1017,7 @@ averaged, {both[0]:.1f} and {both[1]:.3f}. The error falls by
 {1 - both[0] / before[0]:.0%} in all, the SSIM rises by only
 {both[1] - before[1]:.3f}: where the four guesses disagree, their mean is a
 blur, which the squared error rewards and the SSIM does not. Over the
-{LONG_HORIZON}-frame test videos it keeps {ink[MIRROR]:.2f} of the truth's ink
+{LONG_HORIZON}-frame test rollouts it keeps {ink[MIRROR]:.2f} of the truth's ink
 in the second half ({ink[MOST]:.2f} before) and beats the blank frame's SSIM at
 {mirror_wins.sum()} of the {LONG_HORIZON} frames ({most_wins.sum()}). Each
 prediction costs four passes through the network.
@@ -1059,7 +1059,7 @@ Trained through the average, the model scores {trained_means[0]:.1f} and
 {trained_means[1]:.3f} ({both[0]:.1f} and {both[1]:.3f} before), with a higher
 SSIM at {sharper} and a lower error at {lower} of the 10 horizons. Both
 move the right way, by little: the training did not find much that the four
-passes, trained alone, had not. Over the {LONG_HORIZON}-frame test videos it
+passes, trained alone, had not. Over the {LONG_HORIZON}-frame test rollouts it
 keeps {ink[AVERAGED]:.2f} of the truth's ink in the second half
 ({ink[MIRROR]:.2f} before) and beats the blank frame's SSIM at
 {averaged_wins.sum()} of the {LONG_HORIZON} frames ({mirror_wins.sum()}).
