@@ -101,11 +101,10 @@ def run_benchmarks(
         raise ValueError(f"cases: {cuda_only} replay CUDA graphs and need --device cuda")
     results = {name: _in_subprocess(name, device, steps, size, batch) for name in names}
     rerun, ot = time_rollouts(PRESETS["convlstm-64"].model, device, size)
-    throughput = cpu_throughput() if device == "cpu" and not cases else {}
-    cpu = {"cpu": cpu_info()} if device == "cpu" else {}
+    # on a CPU: the CPU itself, and without cases the throughput too (its keys include "cpu")
+    on_cpu = ({"cpu": cpu_info()} if cases else cpu_throughput()) if device == "cpu" else {}
     return {
-        **throughput,
-        **cpu,
+        **on_cpu,
         "device": _device_name(device),
         "threads": _threads(),
         "load_average": os.getloadavg()[0],

@@ -307,9 +307,8 @@ def to_gif(frames: np.ndarray, fps: float = 5, scale: int = 2, seen: int | None 
 
     With ``seen`` (a video whose first ``seen`` frames were given and the rest predicted), each
     frame is captioned like :func:`comparison_gif`'s: its number, and "seen" or "predicted".
-    Without it, Pillow merges identical consecutive
-    frames into one longer frame, so a video that stands still decodes to fewer frames (it
-    plays the same).
+    Without it, Pillow merges identical consecutive frames into one longer frame, so a video
+    that stands still decodes to fewer frames (it plays the same).
     """
     import imageio.v3 as iio
 

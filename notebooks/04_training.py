@@ -466,7 +466,7 @@ display(Markdown("\n".join(table)))
 # training, where a run happens to be on its way down matters more than the framework.
 
 # %% tags=["hide-input"]
-(copy_mse, blank_mse), (copy_ssim, blank_ssim) = baselines.values()
+(copy_mse, blank_mse), (_, blank_ssim) = baselines.values()
 torch_mse, torch_ssim = (
     torch_history["val_mse"][-1],
     torch_history["val_ssim"][-1],

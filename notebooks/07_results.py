@@ -459,7 +459,7 @@ two-core CPU. Our lowest rollout error, `{best}`'s
 {np.mean(best_rollout["ssim_7x7"]):.3f}, against its
 {openstl["rollout_mse_sum"]} and {openstl["rollout_ssim_7x7"]}. On real MNIST
 digits, nearer to OpenSTL's test set, the same model scores
-{np.mean(on_mnist["results"][best]["rollout"]["mse_sum"]):.1f} and
+{mnist_mse[best]:.1f} and
 {np.mean(on_mnist["results"][best]["rollout"]["ssim_7x7"]):.3f}.
 """)
 )
